@@ -1,0 +1,193 @@
+/**
+ * Backend selection: tfjs-node (native) > wasm (SIMD) > pure-JS cpu.
+ *
+ * `auto` tries them in that order and records why each skipped one was skipped.
+ * An explicitly requested backend never falls back: it fails with the reason.
+ */
+import * as path from 'path';
+import * as tf from '@tensorflow/tfjs';
+
+export const BACKEND_CHOICES = ['auto', 'node', 'wasm', 'cpu'] as const;
+export type BackendChoice = (typeof BACKEND_CHOICES)[number];
+export type BackendName = Exclude<BackendChoice, 'auto'>;
+
+export interface BackendInfo {
+  /** Our name of the backend in use. */
+  name: BackendName;
+  /** TF.js's registry name ('tensorflow', 'wasm', 'cpu'). */
+  tfName: string;
+  /** Threads the backend computes with. */
+  threads: number;
+  /** Whether the wasm SIMD build is in use (wasm only). */
+  simd: boolean;
+  /** Why auto-selection skipped faster backends (empty for an explicit choice). */
+  skipped: { name: BackendName; reason: string }[];
+}
+
+export interface BackendOptions {
+  backend?: string;
+  /** Requested threads; undefined = the backend's default. */
+  threads?: number;
+  /** Environment to read SPIKECLIP_BACKEND from (defaults to process.env). */
+  env?: NodeJS.ProcessEnv;
+}
+
+export class BackendError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'BackendError';
+  }
+}
+
+/** Parses a backend name from a flag or SPIKECLIP_BACKEND, with an error that lists the choices. */
+export function parseBackendChoice(value: string | undefined, source = '--backend'): BackendChoice {
+  if (value === undefined || value === '') return 'auto';
+  const v = value.trim().toLowerCase();
+  if ((BACKEND_CHOICES as readonly string[]).includes(v)) return v as BackendChoice;
+  throw new BackendError(`unknown backend "${value}" in ${source}: choose one of ${BACKEND_CHOICES.join(', ')}`);
+}
+
+/** Resolves the requested backend: the flag wins over SPIKECLIP_BACKEND, which wins over auto. */
+export function resolveBackendChoice(opts: BackendOptions): BackendChoice {
+  if (opts.backend !== undefined && opts.backend !== '') return parseBackendChoice(opts.backend, '--backend');
+  const env = (opts.env ?? process.env).SPIKECLIP_BACKEND;
+  return parseBackendChoice(env, 'SPIKECLIP_BACKEND');
+}
+
+function errorText(e: unknown): string {
+  const msg = e instanceof Error ? e.message : String(e);
+  return msg.split('\n')[0];
+}
+
+/** Directory that holds the wasm binaries of the installed @tensorflow/tfjs-backend-wasm. */
+export function wasmBinaryDir(): string {
+  return path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm'));
+}
+
+async function tryNode(threads: number | undefined): Promise<BackendInfo> {
+  if (threads !== undefined) {
+    // libtensorflow reads these when it creates its thread pools, i.e. on load.
+    process.env.TF_NUM_INTRAOP_THREADS = String(threads);
+    process.env.TF_NUM_INTEROP_THREADS = String(Math.max(1, Math.min(threads, 2)));
+  }
+  try {
+    // Optional dependency: absent on machines that could not download libtensorflow.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    require('@tensorflow/tfjs-node');
+  } catch (e) {
+    throw new BackendError(
+      `the native backend (@tensorflow/tfjs-node) is not available: ${errorText(e)}. ` +
+        'Install it with `npm install @tensorflow/tfjs-node` on a machine with internet access, or use --backend wasm',
+    );
+  }
+  if (!(await tf.setBackend('tensorflow'))) {
+    throw new BackendError('the native backend (@tensorflow/tfjs-node) loaded but failed to initialise');
+  }
+  const n = threads ?? Number(process.env.TF_NUM_INTRAOP_THREADS ?? 0);
+  return { name: 'node', tfName: 'tensorflow', threads: n > 0 ? n : osThreads(), simd: false, skipped: [] };
+}
+
+function osThreads(): number {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const os = require('os') as typeof import('os');
+  return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+}
+
+async function tryWasm(threads: number | undefined): Promise<BackendInfo> {
+  let wasm: typeof import('@tensorflow/tfjs-backend-wasm');
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    wasm = require('@tensorflow/tfjs-backend-wasm');
+    wasm.setWasmPaths(wasmBinaryDir() + path.sep);
+  } catch (e) {
+    throw new BackendError(`the wasm backend (@tensorflow/tfjs-backend-wasm) is not installed: ${errorText(e)}. Run \`npm ci\``);
+  }
+  if (threads !== undefined && threads > 1) {
+    // tfjs-backend-wasm disables its threaded build under Node (it needs browser workers).
+    process.emitWarning(
+      `--threads ${threads}: the wasm backend runs single-threaded under Node in this version; using 1 thread`,
+      { code: 'SPIKECLIP_THREADS' },
+    );
+  }
+  let ok = false;
+  try {
+    ok = await tf.setBackend('wasm');
+  } catch (e) {
+    throw new BackendError(`the wasm backend failed to initialise: ${errorText(e)}`);
+  }
+  if (!ok) throw new BackendError('the wasm backend failed to initialise (could not compile its WebAssembly module)');
+  const simd = tf.env().getBool('WASM_HAS_SIMD_SUPPORT');
+  return { name: 'wasm', tfName: 'wasm', threads: wasm.getThreadsCount(), simd, skipped: [] };
+}
+
+async function tryCpu(threads: number | undefined): Promise<BackendInfo> {
+  if (threads !== undefined && threads > 1) {
+    process.emitWarning(`--threads ${threads}: the pure-JS cpu backend is single-threaded; using 1 thread`, {
+      code: 'SPIKECLIP_THREADS',
+    });
+  }
+  if (!(await tf.setBackend('cpu'))) throw new BackendError('the pure-JS cpu backend failed to initialise');
+  return { name: 'cpu', tfName: 'cpu', threads: 1, simd: false, skipped: [] };
+}
+
+const LOADERS: Record<BackendName, (threads: number | undefined) => Promise<BackendInfo>> = {
+  node: tryNode,
+  wasm: tryWasm,
+  cpu: tryCpu,
+};
+
+/** Hooks run after a backend is selected (custom kernels and gradients register themselves here). */
+export type BackendSetupHook = (info: BackendInfo) => void;
+
+/**
+ * Selects and initialises the TF.js backend.
+ * `auto` takes the first of node, wasm, cpu that works and reports why the others were skipped.
+ */
+export async function initBackend(opts: BackendOptions = {}, hooks: BackendSetupHook[] = []): Promise<BackendInfo> {
+  const choice = resolveBackendChoice(opts);
+  if (opts.threads !== undefined && (!Number.isInteger(opts.threads) || opts.threads < 1)) {
+    throw new BackendError(`--threads must be a positive integer, got ${opts.threads}`);
+  }
+  tf.enableProdMode();
+  let info: BackendInfo;
+  if (choice !== 'auto') {
+    info = await LOADERS[choice](opts.threads);
+  } else {
+    const skipped: BackendInfo['skipped'] = [];
+    let found: BackendInfo | undefined;
+    for (const name of ['node', 'wasm', 'cpu'] as const) {
+      try {
+        found = await LOADERS[name](opts.threads);
+        break;
+      } catch (e) {
+        skipped.push({ name, reason: errorText(e) });
+      }
+    }
+    if (!found) throw new BackendError(`no TF.js backend could be initialised: ${skipped.map((s) => `${s.name}: ${s.reason}`).join('; ')}`);
+    info = { ...found, skipped };
+  }
+  for (const hook of hooks) hook(info);
+  return info;
+}
+
+/** One line for stderr: `backend: wasm (SIMD, 1 thread)`. */
+export function describeBackend(info: BackendInfo): string {
+  const parts: string[] = [];
+  if (info.name === 'wasm') parts.push(info.simd ? 'SIMD' : 'no SIMD');
+  parts.push(`${info.threads} thread${info.threads === 1 ? '' : 's'}`);
+  return `backend: ${info.name} (${parts.join(', ')})`;
+}
+
+/**
+ * Releases the backend so the process can exit (the wasm backend keeps Node alive otherwise).
+ */
+export function releaseBackend(): void {
+  const name = tf.getBackend();
+  if (name === 'wasm' || name === 'tensorflow') {
+    try {
+      tf.removeBackend(name);
+    } catch {
+      /* already gone */
+    }
+  }
+}
