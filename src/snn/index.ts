@@ -1,0 +1,8 @@
+/** The SNN engine: Module tree, spike monitors, neuron settings, surrogates and neurons. */
+export * from './module';
+export * from './monitor';
+export * from './neuron-config';
+export * from './surrogate';
+export * from './neuron';
+// Spiking layers (src/snn/layers) are re-exported here once src/snn/layers/index.ts exists:
+// export * from './layers';
