@@ -179,15 +179,17 @@ export function describeBackend(info: BackendInfo): string {
 }
 
 /**
- * Releases the backend so the process can exit (the wasm backend keeps Node alive otherwise).
+ * Releases the active wasm or native backend so the process can exit (a threaded wasm backend
+ * keeps Node alive otherwise). The factory stays registered, so the backend can start again.
  */
 export function releaseBackend(): void {
   const name = tf.getBackend();
-  if (name === 'wasm' || name === 'tensorflow') {
-    try {
-      tf.removeBackend(name);
-    } catch {
-      /* already gone */
-    }
+  if (name !== 'wasm' && name !== 'tensorflow') return;
+  const factory = tf.findBackendFactory(name);
+  try {
+    tf.removeBackend(name);
+  } catch {
+    /* already gone */
   }
+  if (factory) tf.registerBackend(name, factory, name === 'tensorflow' ? 3 : 2);
 }

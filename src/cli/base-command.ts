@@ -1,0 +1,138 @@
+/**
+ * The base of every spikeclip command: --json envelope, --seed, --config, --backend, --threads,
+ * --quiet, --debug, one error path, progress on stderr, and backend start-up/shut-down.
+ */
+import { Command, Flags, Interfaces } from '@oclif/core';
+import { BACKEND_CHOICES, BackendInfo, describeBackend, initBackend, releaseBackend } from '../backend';
+import { readConfigFile } from '../io/config-file';
+import { FlagSpec, mergeConfig } from './config';
+import { errorEnvelope, formatErrorForHuman, toErrorReport } from './errors';
+import { createProgress, Progress } from './progress';
+
+export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof SpikeclipCommand)['baseFlags'] & T['flags']>;
+export type BaseArgs<T extends typeof Command> = Interfaces.InferredArgs<T['args']>;
+
+/** The --json success envelope. */
+export interface SuccessEnvelope<R> {
+  status: 0;
+  result: R;
+  /** The TF.js backend the command computed with, when it used one. */
+  backend?: { name: string; threads: number; simd: boolean };
+  warnings: string[];
+}
+
+export abstract class SpikeclipCommand<T extends typeof Command> extends Command {
+  static override enableJsonFlag = true;
+
+  static override baseFlags = {
+    seed: Flags.integer({
+      description: 'Seed for every random choice (weight init, shuffling, augmentation, synthetic data).',
+      default: 0,
+      helpGroup: 'GLOBAL',
+    }),
+    config: Flags.string({
+      description: 'JSON or YAML file of flag values (keys are flag names); flags on the command line override it.',
+      helpGroup: 'GLOBAL',
+    }),
+    backend: Flags.string({
+      description: 'TF.js backend: auto tries node (tfjs-node), then wasm, then cpu. An explicit choice never falls back.',
+      options: [...BACKEND_CHOICES],
+      env: 'SPIKECLIP_BACKEND',
+      helpGroup: 'GLOBAL',
+    }),
+    threads: Flags.integer({
+      description: 'Threads for the backend (default: the backend\'s own choice).',
+      min: 1,
+      helpGroup: 'GLOBAL',
+    }),
+    quiet: Flags.boolean({ char: 'q', description: 'No progress or log lines on stderr (errors still print).', helpGroup: 'GLOBAL' }),
+    debug: Flags.boolean({ description: 'Show stack traces on errors.', helpGroup: 'GLOBAL' }),
+  };
+
+  protected flags!: BaseFlags<T>;
+  protected args!: BaseArgs<T>;
+  protected backendInfo?: BackendInfo;
+  protected progress!: Progress;
+  private readonly warningsSeen: string[] = [];
+  private debugEnabled = false;
+  private quietEnabled = false;
+
+  public override async init(): Promise<void> {
+    await super.init();
+    this.debugEnabled = this.argv.includes('--debug');
+    this.quietEnabled = this.argv.includes('--quiet') || this.argv.includes('-q');
+    // Node warnings (ours use process.emitWarning) go to stderr as one line and into the JSON envelope.
+    process.removeAllListeners('warning');
+    process.on('warning', (w: Error) => {
+      this.warningsSeen.push(w.message);
+      if (!this.quietEnabled) process.stderr.write(`Warning: ${w.message}\n`);
+    });
+    const ctor = this.ctor as typeof SpikeclipCommand;
+    const { flags, args, metadata } = await this.parse({
+      flags: ctor.flags,
+      baseFlags: ctor.baseFlags,
+      args: ctor.args,
+      enableJsonFlag: ctor.enableJsonFlag,
+      strict: ctor.strict,
+    });
+    let merged: Record<string, unknown> = flags;
+    if (typeof flags.config === 'string') {
+      const explicit = new Set(
+        Object.entries(metadata.flags)
+          .filter(([, m]) => !(m as { setFromDefault?: boolean }).setFromDefault)
+          .map(([k]) => k),
+      );
+      for (const k of Object.keys(flags)) if (!(k in metadata.flags)) explicit.add(k);
+      const specs = { ...ctor.baseFlags, ...ctor.flags } as unknown as Record<string, FlagSpec>;
+      merged = await mergeConfig(flags.config, readConfigFile(flags.config), flags, specs, explicit);
+    }
+    this.flags = merged as BaseFlags<T>;
+    this.args = args as BaseArgs<T>;
+    this.debugEnabled = Boolean(this.flags.debug);
+    this.quietEnabled = Boolean(this.flags.quiet);
+    this.progress = createProgress({ enabled: !this.jsonEnabled() && !this.quietEnabled, log: !this.jsonEnabled() && !this.quietEnabled });
+  }
+
+  /** Starts the TF.js backend (once) and reports it on stderr. */
+  protected async useBackend(): Promise<BackendInfo> {
+    if (this.backendInfo) return this.backendInfo;
+    const { installBackendHooks } = await import('./backend-hooks');
+    const info = await initBackend({ backend: this.flags.backend, threads: this.flags.threads }, installBackendHooks());
+    this.backendInfo = info;
+    this.note(describeBackend(info));
+    for (const s of info.skipped) this.note(`  skipped ${s.name}: ${s.reason}`);
+    return info;
+  }
+
+  /** A log line on stderr (silent with --quiet; also silent with --json so stderr stays clean for progress only). */
+  protected note(message: string): void {
+    if (!this.quietEnabled && !this.jsonEnabled()) process.stderr.write(`${message}\n`);
+  }
+
+  protected override toSuccessJson(result: unknown): SuccessEnvelope<unknown> {
+    const env: SuccessEnvelope<unknown> = { status: 0, result, warnings: [...this.warningsSeen] };
+    if (this.backendInfo) env.backend = { name: this.backendInfo.name, threads: this.backendInfo.threads, simd: this.backendInfo.simd };
+    return env;
+  }
+
+  protected override logJson(json: unknown): void {
+    // Plain JSON, no colours, whatever the terminal.
+    process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
+  }
+
+  protected override async catch(err: Error & { exitCode?: number }): Promise<void> {
+    this.progress?.stop();
+    const report = toErrorReport(err);
+    process.exitCode = report.status;
+    if (this.jsonEnabled()) {
+      this.logJson(errorEnvelope(report, this.debugEnabled || this.argv.includes('--debug')));
+    } else {
+      process.stderr.write(`${formatErrorForHuman(report, this.debugEnabled || this.argv.includes('--debug'))}\n`);
+    }
+  }
+
+  protected override async finally(err: Error | undefined): Promise<void> {
+    releaseBackend();
+    await super.finally(err);
+  }
+}
