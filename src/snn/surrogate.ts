@@ -184,12 +184,12 @@ export function validateSurrogate(partial: unknown, where = 'surrogate'): Surrog
   if (unknownKeys.length > 0) {
     throw new NeuronConfigError(`${where}: unknown key${unknownKeys.length > 1 ? 's' : ''} ${unknownKeys.map((k) => `"${k}"`).join(', ')} (allowed: name, alpha)`);
   }
-  const rawName = obj.name ?? DEFAULT_SURROGATE.name;
+  const rawName = obj.name === undefined ? DEFAULT_SURROGATE.name : obj.name;
   if (typeof rawName !== 'string' || !(SURROGATE_NAMES as readonly string[]).includes(rawName)) {
     throw new NeuronConfigError(`${where}.name: unknown surrogate ${describe(rawName)}; choose one of ${SURROGATE_NAMES.join(', ')}`);
   }
   const name = rawName as SurrogateName;
-  const alpha = obj.alpha ?? DEFS[name].defaultAlpha;
+  const alpha = obj.alpha === undefined ? DEFS[name].defaultAlpha : obj.alpha;
   if (typeof alpha !== 'number' || !Number.isFinite(alpha) || alpha <= 0) {
     throw new NeuronConfigError(`${where}.alpha: must be a positive finite number, got ${describe(alpha)}`);
   }
