@@ -49,7 +49,7 @@ export class MultiStepNeuron extends Module {
     super();
     this.config = Object.freeze({ ...validateNeuronConfig(cfg) });
     this.fire = spikeFn(this.config.surrogate);
-    this.w = this.config.kind === 'plif' ? this.addParam('w', tf.scalar(-Math.log(this.config.tau - 1))) : null;
+    this.w = this.config.kind === 'plif' ? this.addParam('w', tf.scalar(-Math.log(this.config.tau - 1) || 0)) : null;
   }
 
   /** Spikes for input x [T, B, ...] (same shape, float32 0/1). */
@@ -156,12 +156,12 @@ export function validateNeuronConfig(partial: unknown, where = 'neuron'): Neuron
     );
   }
 
-  const kind = p.kind ?? DEFAULT_NEURON.kind;
+  const kind = p.kind === undefined ? DEFAULT_NEURON.kind : p.kind;
   if (typeof kind !== 'string' || !(NEURON_KINDS as readonly string[]).includes(kind)) {
     throw new NeuronConfigError(`${where}.kind: unknown neuron ${describe(kind)}; choose one of ${NEURON_KINDS.join(', ')}`);
   }
 
-  const tau = p.tau ?? DEFAULT_NEURON.tau;
+  const tau = p.tau === undefined ? DEFAULT_NEURON.tau : p.tau;
   if (typeof tau !== 'number' || !Number.isFinite(tau)) {
     throw new NeuronConfigError(`${where}.tau: must be a finite number, got ${describe(tau)}`);
   }
@@ -169,7 +169,7 @@ export function validateNeuronConfig(partial: unknown, where = 'neuron'): Neuron
     throw new NeuronConfigError(`${where}.tau: must be > 1 for ${kind.toUpperCase()} (1/tau is the leak per step), got ${tau}`);
   }
 
-  const vThreshold = p.vThreshold ?? DEFAULT_NEURON.vThreshold;
+  const vThreshold = p.vThreshold === undefined ? DEFAULT_NEURON.vThreshold : p.vThreshold;
   if (typeof vThreshold !== 'number' || !Number.isFinite(vThreshold)) {
     throw new NeuronConfigError(`${where}.vThreshold: must be a finite number, got ${describe(vThreshold)}`);
   }
@@ -179,7 +179,7 @@ export function validateNeuronConfig(partial: unknown, where = 'neuron'): Neuron
     throw new NeuronConfigError(`${where}.vReset: must be a finite number or null (soft reset), got ${describe(vReset)}`);
   }
 
-  const detachReset = p.detachReset ?? DEFAULT_NEURON.detachReset;
+  const detachReset = p.detachReset === undefined ? DEFAULT_NEURON.detachReset : p.detachReset;
   if (typeof detachReset !== 'boolean') {
     throw new NeuronConfigError(`${where}.detachReset: must be true or false, got ${describe(detachReset)}`);
   }
