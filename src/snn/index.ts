@@ -4,5 +4,4 @@ export * from './monitor';
 export * from './neuron-config';
 export * from './surrogate';
 export * from './neuron';
-// Spiking layers (src/snn/layers) are re-exported here once src/snn/layers/index.ts exists:
-// export * from './layers';
+export * from './layers';
