@@ -1,0 +1,99 @@
+/**
+ * Makes training work, and run on fast paths, on the active TF.js backend.
+ *
+ * Use as an initBackend hook: `initBackend(opts, [installTrainingKernels])`.
+ *
+ * On every backend: a BatchMatMul gradient that handles broadcast batch dimensions (tfjs-core's
+ * throws on e.g. [B,M,K] x [K,N]); it composes ops only, so it is correct everywhere.
+ *
+ * On wasm (tfjs-backend-wasm 4.22), kernels written in JS over the backend's own kernels:
+ * - Conv2DBackpropFilter (missing: the conv weight gradient) as a forward conv / a matMul;
+ * - Conv2DBackpropInput (replaced; the built-in is ~12x slower than the forward conv) as a
+ *   forward conv with the reversed, transposed filter / a matMul for 1x1;
+ * - BatchMatMul (replaced; transposed or batched products ran a scalar loop at 0.4-2 GFLOP/s)
+ *   with explicit transposes and batch folding onto XNNPACK's fast path;
+ * - UnsortedSegmentSum (missing: the gradient of gather / embedding lookups);
+ * - DepthwiseConv2dNativeBackpropFilter / -Input (missing) from elementwise ops and a
+ *   depthwise conv.
+ * Other backends (cpu, tensorflow) have all these kernels already and get nothing else.
+ *
+ * Idempotent: installing twice registers nothing new.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { GradConfig, KernelConfig } from '@tensorflow/tfjs';
+import type { BackendInfo } from '../index';
+import { batchMatMulConfig } from '../kernels/batch-matmul';
+import { conv2DBackpropFilterConfig, conv2DBackpropInputConfig } from '../kernels/conv2d-backprop';
+import { depthwiseBackpropFilterConfig, depthwiseBackpropInputConfig } from '../kernels/depthwise-backprop';
+import { unsortedSegmentSumConfig } from '../kernels/segment-sum';
+import { isRegistered, rememberBuiltin, replaceKernel, restoreBuiltin } from '../kernels/wasm-ops';
+import { batchMatMulGradConfig } from './matmul';
+
+export { batchMatMulGradConfig, sumToShape } from './matmul';
+
+/** Our wasm kernels, in registration order. */
+export const WASM_TRAINING_KERNELS: readonly KernelConfig[] = [
+  conv2DBackpropFilterConfig,
+  conv2DBackpropInputConfig,
+  batchMatMulConfig,
+  unsortedSegmentSumConfig,
+  depthwiseBackpropFilterConfig,
+  depthwiseBackpropInputConfig,
+];
+
+/** Gradients we register for all backends. */
+export const TRAINING_GRADIENTS: readonly GradConfig[] = [batchMatMulGradConfig];
+
+let originalGradients: Map<string, GradConfig | undefined> | undefined;
+
+function installGradients(): void {
+  if (!originalGradients) originalGradients = new Map();
+  for (const g of TRAINING_GRADIENTS) {
+    const current = tf.getGradient(g.kernelName);
+    if (current === g) continue;
+    if (!originalGradients.has(g.kernelName)) originalGradients.set(g.kernelName, current);
+    tf.registerGradient(g);
+  }
+}
+
+/** Registers our wasm kernels (whether or not wasm is the active backend). Idempotent. */
+export function installWasmKernels(): void {
+  for (const k of WASM_TRAINING_KERNELS) {
+    if (isRegistered(k)) continue;
+    rememberBuiltin(k.kernelName);
+    replaceKernel(k);
+  }
+}
+
+/** What `installTrainingKernels` registers for a backend (TF.js registry name). */
+export function trainingKernelsFor(tfName: string): { kernels: string[]; gradients: string[] } {
+  return {
+    kernels: tfName === 'wasm' ? WASM_TRAINING_KERNELS.map((k) => k.kernelName) : [],
+    gradients: TRAINING_GRADIENTS.map((g) => g.kernelName),
+  };
+}
+
+/**
+ * Registers the kernels and gradients training needs on the active backend (see the module
+ * comment). Usable as a BackendSetupHook. Idempotent.
+ */
+export function installTrainingKernels(info: Pick<BackendInfo, 'tfName'>): void {
+  installGradients();
+  if (info.tfName === 'wasm') installWasmKernels();
+}
+
+/**
+ * Undoes `installTrainingKernels`: puts back the wasm backend's built-in kernels and
+ * tfjs-core's gradients (for benchmarks that compare the two).
+ */
+export function uninstallTrainingKernels(): void {
+  for (const k of WASM_TRAINING_KERNELS) restoreBuiltin(k.kernelName, k);
+  if (originalGradients) {
+    for (const g of TRAINING_GRADIENTS) {
+      if (tf.getGradient(g.kernelName) !== g) continue;
+      const orig = originalGradients.get(g.kernelName);
+      if (orig) tf.registerGradient(orig);
+      else tf.unregisterGradient(g.kernelName);
+    }
+  }
+}
