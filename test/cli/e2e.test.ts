@@ -1,0 +1,140 @@
+/**
+ * End-to-end: runs the real CLI (bin/run.js over the compiled dist/; `npm test` builds first).
+ */
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const BIN = path.join(ROOT, 'bin', 'run.js');
+
+interface Run {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function cli(args: string[], env: NodeJS.ProcessEnv = {}): Run {
+  const r = spawnSync(process.execPath, [BIN, ...args], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    env: { ...process.env, SPIKECLIP_BACKEND: '', CI: '1', ...env },
+    timeout: 120_000,
+  });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+const COMMANDS = [
+  'pretrain',
+  'finetune',
+  'eval',
+  'energy report',
+  'convert teacher',
+  'convert import',
+  'convert export',
+  'embed',
+  'inspect',
+  'data info',
+  'data verify',
+  'data download',
+  'demo',
+];
+
+beforeAll(() => {
+  if (!fs.existsSync(path.join(ROOT, 'dist', 'commands', 'inspect.js'))) {
+    throw new Error('dist/ is missing: run `npm run build` (npm test does) before the end-to-end tests');
+  }
+});
+
+describe('spikeclip --help', () => {
+  it('lists every command and topic', () => {
+    const r = cli(['--help']);
+    expect(r.status).toBe(0);
+    for (const c of ['pretrain', 'finetune', 'eval', 'energy', 'convert', 'embed', 'inspect', 'data', 'demo']) {
+      expect(r.stdout).toMatch(new RegExp(`^\\s+${c}\\s`, 'm'));
+    }
+  });
+
+  it.each(COMMANDS)('%s --help has a summary, examples and the global flags', (cmd) => {
+    const r = cli([...cmd.split(' '), '--help']);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('EXAMPLES');
+    expect(r.stdout).toContain(`$ spikeclip ${cmd}`);
+    for (const f of ['--json', '--seed', '--config', '--backend', '--threads', '--quiet']) expect(r.stdout).toContain(f);
+  });
+});
+
+describe('--json envelope', () => {
+  const REQUIRED: Record<string, string[]> = {
+    pretrain: ['--out', 'x'],
+    finetune: ['--out', 'x'],
+    embed: ['--model', 'x'],
+    'convert teacher': ['--from', 'x', '--out', 'y'],
+    'convert import': ['--from', 'x', '--out', 'y'],
+    'convert export': ['--checkpoint', 'x', '--format', 'tfjs', '--out', 'y'],
+    'data info': ['--dataset', 'cifar10'],
+    'data verify': ['--dataset', 'cifar10', '--data-dir', 'x'],
+    'data download': ['--dataset', 'cifar10', '--data-dir', 'x'],
+  };
+
+  it.each(COMMANDS)('%s --json prints one JSON document with a status that is the exit code', (cmd) => {
+    const r = cli([...cmd.split(' '), ...(REQUIRED[cmd] ?? []), '--json']);
+    const doc = JSON.parse(r.stdout) as { status: number; result?: unknown; error?: { message: string; code: string } };
+    expect(doc.status).toBe(r.status);
+    if (doc.status === 0) {
+      expect(doc.result).toBeDefined();
+    } else {
+      expect(doc.error?.message).toEqual(expect.any(String));
+      expect(doc.error?.code).toMatch(/^E_/);
+    }
+  });
+
+  it('reports a capability that has not landed as status 3, never as success', () => {
+    const r = cli(['demo', '--json']);
+    expect(r.status).toBe(3);
+    expect(JSON.parse(r.stdout)).toMatchObject({ status: 3, error: { code: 'E_NOT_AVAILABLE' } });
+    const human = cli(['demo']);
+    expect(human.status).toBe(3);
+    expect(human.stdout).toBe('');
+    expect(human.stderr.trim().split('\n')).toHaveLength(1);
+    expect(human.stderr).toMatch(/^Error: spikeclip demo is not available yet: /);
+  });
+
+  it('reports a usage error as JSON too', () => {
+    const r = cli(['inspect', '--no-such-flag', '--json']);
+    expect(r.status).toBe(2);
+    expect(JSON.parse(r.stdout)).toMatchObject({ status: 2, error: { code: 'E_USAGE' } });
+  });
+});
+
+describe('errors', () => {
+  it('an unknown backend is one line listing the choices, no stack', () => {
+    const r = cli(['inspect', '--backend', 'cuda']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/Expected --backend=cuda to be one of: auto, node, wasm, cpu/);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('an unknown SPIKECLIP_BACKEND is a clear error', () => {
+    const r = cli(['inspect', '--json'], { SPIKECLIP_BACKEND: 'gpu' });
+    expect(r.status).toBe(2);
+    expect(r.stdout).toContain('one of: auto, node, wasm, cpu');
+  });
+
+  it('--debug adds the stack trace', () => {
+    const r = cli(['demo', '--debug']);
+    expect(r.status).toBe(3);
+    expect(r.stderr).toMatch(/\n\s+at /);
+  });
+
+  it('an unknown key in a config file is an error naming the file and the key', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'spikeclip-cfg-'));
+    const file = path.join(dir, 'c.yaml');
+    fs.writeFileSync(file, 'sead: 3\n');
+    const r = cli(['inspect', '--config', file, '--json']);
+    expect(r.status).toBe(4);
+    const doc = JSON.parse(r.stdout) as { error: { message: string } };
+    expect(doc.error.message).toContain(`${file}: unknown key "sead"`);
+  });
+});
