@@ -44,6 +44,12 @@ export interface DatasetSplit {
   source(i: number): ImageSource;
   /** Files this split was read from (for `data info`). */
   files: string[];
+  /**
+   * Optional stable identity of the split's content (e.g. archive path + size + mtime, or a
+   * generator's parameters). The loader's on-disk cache keys on it; without it the loader
+   * fingerprints every sample's source itself (file path/size/mtime, or a hash of the bytes).
+   */
+  fingerprint?: string;
 }
 
 export class DatasetError extends Error {
