@@ -165,6 +165,13 @@ const convCases: ConvCase[] = [
   { x: [2, 7, 7, 2], f: [3, 3, 2, 3], stride: 2, pad: [[0, 0], [0, 1], [2, 0], [0, 0]] },
   { x: [2, 7, 7, 2], f: [3, 3, 2, 3], stride: 2, pad: 1 },
   { x: [1, 1, 1, 3], f: [1, 1, 3, 2], stride: 1, pad: 'valid' },
+  // Batch >= 16: the filter gradient runs as one forward conv (smaller batches: per-tap matMuls).
+  { x: [16, 5, 5, 2], f: [3, 3, 2, 3], stride: 1, pad: 'same' },
+  { x: [16, 6, 7, 2], f: [3, 3, 2, 3], stride: 1, pad: 'valid' },
+  { x: [16, 7, 7, 2], f: [3, 3, 2, 3], stride: 2, pad: 'same' },
+  { x: [16, 8, 9, 2], f: [3, 3, 2, 2], stride: [2, 1], pad: 'valid' },
+  { x: [16, 6, 6, 2], f: [3, 3, 2, 3], stride: 2, pad: [[0, 0], [0, 1], [2, 0], [0, 0]] },
+  { x: [16, 4, 4, 3], f: [1, 1, 3, 2], stride: 2, pad: 'valid' },
 ];
 
 describe('conv2d gradients (filter and input) vs cpu', () => {
@@ -289,6 +296,24 @@ describe('matMul / BatchMatMul vs cpu', () => {
         { shape: sa, seed: 23 },
         { shape: sb, seed: 24 },
       ]);
+    }
+  });
+
+  test('batched products big enough for the per-entry fast path (M*N*K >= 16384)', async () => {
+    for (const [ta, tb] of flags) {
+      for (const [ab, bb] of [
+        [[3], [3]],
+        [[2, 1], [1, 3]],
+      ]) {
+        const [sa, sb] = shapes(ab, bb, 40, 30, 20, ta, tb);
+        const outBatch = tf.broadcast_util.assertAndGetBroadcastShape(ab, bb);
+        const oracle = (a: Tensor, b: Tensor) =>
+          weightedSum(tf.matMul(tf.broadcastTo(a, [...outBatch, ...sa.slice(-2)]), tf.broadcastTo(b, [...outBatch, ...sb.slice(-2)]), ta, tb));
+        await compare(`matMul batched ${ab}x${bb} ${ta} ${tb}`, (a, b) => weightedSum(tf.matMul(a, b, ta, tb)), [
+          { shape: sa, seed: 28 },
+          { shape: sb, seed: 29 },
+        ], oracle);
+      }
     }
   });
 

@@ -28,10 +28,91 @@ function callBuiltin(inputs: NamedTensorInfoMap, backend: {}, attrs: NamedAttrMa
   return (k.kernelFunc as KernelFunc)({ inputs, backend, attrs }) as TensorInfo;
 }
 
-/** a x b^T for 3-D a [B,M,K], bT [B,N,K] with equal batch B > 1. */
-function batchedSameBatch(ops: WasmOps, a: TensorInfo, bT: TensorInfo): TensorInfo {
-  // The built-in loop with its best memory order (both inner products contiguous).
-  return ops.run(tf.BatchMatMul, { a, b: bT }, { transposeA: false, transposeB: true });
+/** Wasm module internals used to run XNNPACK's matMul on views into a batch (4.22). */
+interface WasmModuleLike {
+  cwrap(name: string, ret: null, args: string[]): (...args: unknown[]) => void;
+  tfjs: { disposeData(id: number): void };
+}
+interface WasmBackendInternals extends WasmBackendLike {
+  wasm?: WasmModuleLike;
+  dataIdMap: { get(dataId: object): { id: number; memoryOffset: number } | undefined; delete(dataId: object): void };
+}
+
+type RawMatMul = (...args: unknown[]) => void;
+const rawMatMul = new WeakMap<object, RawMatMul>();
+
+function rawBatchMatMul(be: WasmBackendInternals): RawMatMul | undefined {
+  const mod = be.wasm;
+  if (!mod || typeof mod.cwrap !== 'function' || !mod.tfjs || typeof mod.tfjs.disposeData !== 'function') return undefined;
+  let f = rawMatMul.get(mod);
+  if (!f) {
+    f = mod.cwrap(tf.BatchMatMul, null, ['number', 'array', 'number', 'number', 'array', 'number', 'number', 'number', 'number']);
+    rawMatMul.set(mod, f);
+  }
+  return f;
+}
+
+/**
+ * Below this many multiply-adds per batch entry (M*N*K), the per-entry cost of the fast path
+ * (creating an XNNPACK operator, packing b) outweighs its speed: use the built-in loop.
+ */
+export const PER_ENTRY_MIN_MNK = 16384;
+
+/**
+ * a x b for a [B,M,K], b [B,K,N] (B > 1), one XNNPACK fast-path product per batch entry on
+ * views into the operands' memory (tensors registered at an offset, unregistered without
+ * freeing). Returns undefined where the backend does not look like tfjs-backend-wasm 4.22.
+ */
+function perEntryMatMul(ops: WasmOps, a: TensorInfo, b: TensorInfo): TensorInfo | undefined {
+  const be = ops.backend as WasmBackendInternals;
+  const raw = rawBatchMatMul(be);
+  if (!raw) return undefined;
+  const [batch, m, k] = a.shape;
+  const n = b.shape[2];
+  const out = ops.alloc([batch, m, n]);
+  const aOff = be.dataIdMap.get(a.dataId)?.memoryOffset;
+  const bOff = be.dataIdMap.get(b.dataId)?.memoryOffset;
+  const oOff = be.dataIdMap.get(out.dataId)?.memoryOffset;
+  if (aOff === undefined || bOff === undefined || oOff === undefined) return undefined;
+  const aShape = new Uint8Array(new Int32Array([1, m, k]).buffer);
+  const bShape = new Uint8Array(new Int32Array([1, k, n]).buffer);
+  const views: TensorInfo[] = [];
+  const release = () => {
+    for (const v of views) {
+      const d = be.dataIdMap.get(v.dataId);
+      if (d) be.wasm!.tfjs.disposeData(d.id); // also frees the XNNPACK operator cached on b
+      be.dataIdMap.delete(v.dataId);
+    }
+    views.length = 0;
+  };
+  try {
+    for (let i = 0; i < batch; i++) {
+      const av = be.makeOutput([1, m, k], 'float32', aOff + i * m * k * 4);
+      views.push(av);
+      const bv = be.makeOutput([1, k, n], 'float32', bOff + i * k * n * 4);
+      views.push(bv);
+      const ov = be.makeOutput([1, m, n], 'float32', oOff + i * m * n * 4);
+      views.push(ov);
+      const id = (t: TensorInfo) => be.dataIdMap.get(t.dataId)!.id;
+      raw(id(av), aShape, 3, id(bv), bShape, 3, false, false, id(ov));
+      release();
+    }
+  } finally {
+    release();
+  }
+  return out;
+}
+
+/** a x b for 3-D a [B,M,K], b [B,K,N] (B > 1), each possibly transposed in its last 2 dims. */
+function batchedSameBatch(ops: WasmOps, a: TensorInfo, b: TensorInfo, transposeA: boolean, transposeB: boolean): TensorInfo {
+  const [, m, k] = transposeA ? [a.shape[0], a.shape[2], a.shape[1]] : a.shape;
+  const n = transposeB ? b.shape[1] : b.shape[2];
+  if (m * n * k >= PER_ENTRY_MIN_MNK) {
+    const r = perEntryMatMul(ops, transposeA ? ops.transposeLast2(a) : a, transposeB ? ops.transposeLast2(b) : b);
+    if (r) return r;
+  }
+  // The built-in loop runs at about the same speed for all flags on small matrices.
+  return ops.run(tf.BatchMatMul, { a, b }, { transposeA, transposeB });
 }
 
 /** Tiles x [..batch, r, c] to the batch shape `outBatch` (a no-op when it already has it). */
@@ -90,9 +171,9 @@ function batchMatMul({ inputs, backend, attrs }: { inputs: NamedTensorInfoMap; b
     }
     // Both batched. The built-in mis-indexes mixed broadcasts such as [2,1] x [1,3]: tile
     // both operands to the output's batch shape first.
-    const a3 = ops.reshape(broadcastBatch(ops, transposeA ? ops.transposeLast2(a) : a, outBatchShape), [outBatch, m, k]);
-    const bT3 = ops.reshape(broadcastBatch(ops, transposeB ? b : ops.transposeLast2(b), outBatchShape), [outBatch, n, k]);
-    return ops.keep(ops.reshape(batchedSameBatch(ops, a3, bT3), outShape));
+    const a3 = ops.reshape(broadcastBatch(ops, a, outBatchShape), [outBatch, ...a.shape.slice(-2)]);
+    const b3 = ops.reshape(broadcastBatch(ops, b, outBatchShape), [outBatch, ...b.shape.slice(-2)]);
+    return ops.keep(ops.reshape(batchedSameBatch(ops, a3, b3, transposeA, transposeB), outShape));
   });
 }
 

@@ -97,6 +97,13 @@ export class WasmOps {
     return out;
   }
 
+  /** A new uninitialised tensor on the wasm heap; an intermediate of this scope. */
+  alloc(shape: number[], dtype: DataType = 'float32'): TensorInfo {
+    const out = this.backend.makeOutput(shape, dtype);
+    this.temps.push(out);
+    return out;
+  }
+
   /** Marks `t` as a result: `dispose()` will leave it alone. */
   keep(t: TensorInfo): TensorInfo {
     const i = this.temps.indexOf(t);
