@@ -92,7 +92,7 @@ describe('bad input', () => {
     const good = cifarBinaryBatch('cifar10', [0, 1, 2]);
     makeCifarFixture({ name: 'cifar10', format: 'binary', as: 'folder', dir: tmp, override: { 'data_batch_3.bin': good.subarray(0, good.length - 100) } });
     await expect(openCifar('cifar10', { dataDir: tmp, split: 'train' })).rejects.toThrow(
-      /data_batch_3\.bin is truncated or not a CIFAR batch: 9119 bytes is not a whole number of 3073-byte records \(2 records and 3073 bytes left over\)/,
+      /data_batch_3\.bin is truncated or not a CIFAR batch: 9119 bytes is not a whole number of 3073-byte records \(2 records and 2973 bytes left over\)/,
     );
     expect(() => parseCifarBinary(new Uint8Array(0), { file: 'x.bin', labelBytes: 1, numClasses: 10 })).toThrow(/x\.bin is empty/);
   });
