@@ -14,6 +14,7 @@ import {
   uninstallTrainingKernels,
   WASM_TRAINING_KERNELS,
 } from '../../src/backend/gradients';
+import { batchMatMulTuning } from '../../src/backend/kernels/batch-matmul';
 
 const REL_TOL = 1e-4;
 
@@ -282,12 +283,47 @@ describe('matMul / BatchMatMul vs cpu', () => {
         const b2 = tf.broadcastTo(b, [...outBatch, ...sb.slice(-2)]);
         return weightedSum(tf.matMul(a2, b2, ta, tb));
       };
-      await compare('matMul', f, [
+      const specs = [
         { shape: sa, seed: 21 },
         { shape: sb, seed: 22 },
-      ], oracle);
+      ];
+      await compare('matMul', f, specs, oracle);
+      // Batched products once more on the per-entry XNNPACK path (normally for bigger matrices).
+      const saved = batchMatMulTuning.perEntryMinMNK;
+      batchMatMulTuning.perEntryMinMNK = 0;
+      try {
+        await compare('matMul per-entry', f, specs, oracle);
+      } finally {
+        batchMatMulTuning.perEntryMinMNK = saved;
+      }
     });
   }
+
+  test('the broadcast-aware gradient is right on cpu too (registered for all backends)', async () => {
+    for (const [ab, bb] of [
+      [[3], []],
+      [[], [3]],
+      [[2, 1], [1, 3]],
+    ]) {
+      for (const [ta, tb] of flags) {
+        const [sa, sb] = shapes(ab, bb, 5, 7, 4, ta, tb);
+        const outBatch = tf.broadcast_util.assertAndGetBroadcastShape(ab, bb);
+        const specs = [
+          { shape: sa, seed: 71 },
+          { shape: sb, seed: 72 },
+        ];
+        const got = await gradsOn('cpu', (a, b) => weightedSum(tf.matMul(a, b, ta, tb)), specs);
+        const want = await gradsOn(
+          'cpu',
+          (a, b) =>
+            weightedSum(tf.matMul(tf.broadcastTo(a, [...outBatch, ...sa.slice(-2)]), tf.broadcastTo(b, [...outBatch, ...sb.slice(-2)]), ta, tb)),
+          specs,
+        );
+        got.grads.forEach((g, i) => expectClose(g, want.grads[i], `cpu broadcast ${ab}x${bb} ${ta} ${tb} gradient ${i}`));
+      }
+    }
+    await tf.setBackend('wasm');
+  });
 
   test('larger 2-D products (fast path sizes)', async () => {
     for (const [ta, tb] of flags) {
@@ -418,6 +454,8 @@ describe('memory', () => {
         });
         return tf.addN(Object.values(grads).map((g) => tf.sum(g))).dataSync()[0];
       });
+    const saved = batchMatMulTuning.perEntryMinMNK;
+    batchMatMulTuning.perEntryMinMNK = 0; // the batched product on views into the batch
     step(); // warm-up
     const before = tf.memory().numTensors;
     const buffersBefore = backend.numDataIds();
@@ -426,6 +464,7 @@ describe('memory', () => {
     expect(tf.memory().numTensors).toBe(before);
     expect(backend.numDataIds()).toBe(buffersBefore);
     expect(v2).toBeCloseTo(v1, 5);
+    batchMatMulTuning.perEntryMinMNK = saved;
     tf.dispose([x, w1, w2, emb, dense, ids]);
   });
 });

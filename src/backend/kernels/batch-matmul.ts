@@ -52,11 +52,14 @@ function rawBatchMatMul(be: WasmBackendInternals): RawMatMul | undefined {
   return f;
 }
 
-/**
- * Below this many multiply-adds per batch entry (M*N*K), the per-entry cost of the fast path
- * (creating an XNNPACK operator, packing b) outweighs its speed: use the built-in loop.
- */
-export const PER_ENTRY_MIN_MNK = 16384;
+/** Tuning knobs (mutable, for benchmarks and tests). */
+export const batchMatMulTuning = {
+  /**
+   * Below this many multiply-adds per batch entry (M*N*K), the per-entry cost of the fast path
+   * (creating an XNNPACK operator, packing b) outweighs its speed: use the built-in loop.
+   */
+  perEntryMinMNK: 16384,
+};
 
 /**
  * a x b for a [B,M,K], b [B,K,N] (B > 1), one XNNPACK fast-path product per batch entry on
@@ -107,7 +110,7 @@ function perEntryMatMul(ops: WasmOps, a: TensorInfo, b: TensorInfo): TensorInfo 
 function batchedSameBatch(ops: WasmOps, a: TensorInfo, b: TensorInfo, transposeA: boolean, transposeB: boolean): TensorInfo {
   const [, m, k] = transposeA ? [a.shape[0], a.shape[2], a.shape[1]] : a.shape;
   const n = transposeB ? b.shape[1] : b.shape[2];
-  if (m * n * k >= PER_ENTRY_MIN_MNK) {
+  if (m * n * k >= batchMatMulTuning.perEntryMinMNK) {
     const r = perEntryMatMul(ops, transposeA ? ops.transposeLast2(a) : a, transposeB ? ops.transposeLast2(b) : b);
     if (r) return r;
   }
