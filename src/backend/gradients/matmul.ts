@@ -6,7 +6,8 @@
  * "The gradient of input 'b' has shape 'B,K,N', which does not match ...". This one sums the
  * gradient over the broadcast dimensions. When `b` has batch size 1 (a weight), its gradient is
  * computed as one matMul over the folded batch ([B*M,K]^T x [B*M,N]) instead of B products and a
- * sum. Without broadcasting it issues exactly the matMuls of tfjs-core's gradient, so it is
+ * sum. Operands whose broadcast the kernels get wrong (see moduloBroadcastWorks) are broadcast
+ * explicitly first. Without broadcasting it issues exactly the matMuls of tfjs-core's gradient, so it is
  * correct on every backend (it only composes ops); the speed on wasm comes from the BatchMatMul
  * kernel in ../kernels/batch-matmul.ts.
  */
@@ -29,6 +30,25 @@ export function sumToShape(g: Tensor, shape: number[]): Tensor {
   return tf.reshape(r, shape);
 }
 
+/**
+ * Whether backends index an operand with batch shape `batch` correctly inside a product with
+ * output batch shape `out`. The cpu kernel (and tfjs-backend-wasm's built-in) take batch entry
+ * `i mod batchSize` of each operand, which is right only when the operand's batch shape, padded
+ * with leading 1s, is 1s followed by the output's trailing batch dims: [3] or [1,3] against
+ * [2,3], but not [2,1] against [2,3].
+ */
+export function moduloBroadcastWorks(batch: number[], out: number[]): boolean {
+  const padded = [...Array(out.length - batch.length).fill(1), ...batch];
+  let i = 0;
+  while (i < padded.length && padded[i] === 1) i++;
+  for (; i < padded.length; i++) if (padded[i] !== out[i]) return false;
+  return true;
+}
+
+function explicitBatch(x: Tensor, out: number[]): Tensor {
+  return moduloBroadcastWorks(x.shape.slice(0, -2), out) ? x : tf.broadcastTo(x, [...out, ...x.shape.slice(-2)]);
+}
+
 function lastTwoTransposed(x: Tensor): Tensor {
   const perm = [...Array(x.rank).keys()];
   perm[x.rank - 2] = x.rank - 1;
@@ -41,7 +61,10 @@ export const batchMatMulGradConfig: GradConfig = {
   inputsToSave: ['a', 'b'],
   gradFunc: (dyIn: Tensor | Tensor[], saved: Tensor[], attrs: NamedAttrMap) => {
     const dy = dyIn as Tensor;
-    const [a, b] = saved;
+    const [a0, b0] = saved;
+    const outBatchShape = dy.shape.slice(0, -2);
+    const a = explicitBatch(a0, outBatchShape);
+    const b = explicitBatch(b0, outBatchShape);
     const { transposeA, transposeB } = attrs as unknown as tf.BatchMatMulAttrs;
     const batchB = prod(b.shape.slice(0, -2));
     const outBatch = prod(dy.shape.slice(0, -2));
@@ -77,8 +100,8 @@ export const batchMatMulGradConfig: GradConfig = {
     const daFull = da;
     const dbFull = db;
     return {
-      a: () => sumToShape(daFull(), a.shape),
-      b: () => sumToShape(dbFull(), b.shape),
+      a: () => sumToShape(daFull(), a0.shape),
+      b: () => sumToShape(dbFull(), b0.shape),
     };
   },
 };
