@@ -99,13 +99,20 @@ async function main() {
     const flop = 2 * 32 * 32 * 32 * 64 * 128 * 9;
     both('conv3x3 forward', flop, () => tf.conv2d(x, w, 1, 'same'));
     both('conv3x3 input grad (Conv2DBackpropInput)', flop, () => tf.conv2dTranspose(dy, w, x.shape, 1, 'same'), 1);
-    both('conv3x3 filter grad (Conv2DBackpropFilter)', flop, () =>
+    both('conv3x3 forward + filter grad', 2 * flop, () =>
       tf.grad((ww) => tf.sum(tf.mul(tf.conv2d(x, ww, 1, 'same'), dy)))(w),
     );
     both('conv3x3 forward + backward (dx, dW)', 3 * flop, () => {
       const g = tf.grads((xx, ww) => tf.sum(tf.mul(tf.conv2d(xx, ww, 1, 'same'), dy)))([x, w]);
       return g;
     }, 1);
+    // Small batch: the filter gradient runs as one matMul per filter tap.
+    const x4 = rnd([4, 32, 32, 64]);
+    const dy4 = rnd([4, 32, 32, 128]);
+    both('conv3x3 batch 4 forward + backward', (3 * flop) / 8, () =>
+      tf.grads((xx, ww) => tf.sum(tf.mul(tf.conv2d(xx, ww, 1, 'same'), dy4)))([x4, w]),
+    );
+    tf.dispose([x4, dy4]);
     // Stride 2 (not used by our models; zero-dilated dy costs 4x the FLOPs in the input gradient).
     const x2 = rnd([32, 32, 32, 64]);
     const dy2 = rnd([32, 16, 16, 128]);
