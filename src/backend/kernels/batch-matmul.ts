@@ -9,10 +9,12 @@
  * - transposes explicitly (a transpose costs about as much as reading the matrix once);
  * - folds the batch of `a` into its rows when `b` has batch size 1 ([B*M,K] x [K,N]);
  * - folds the batch of `b` into rows of `b^T` when `a` has batch size 1;
- * - sends products where both operands have the same batch > 1 through the fast path one
- *   batch entry at a time (views into the operands' memory, no copies) when the matrices are
- *   big enough for that to pay off, else to the built-in kernel with its best flags.
- * Other broadcasts (e.g. [2,1,M,K] x [1,3,K,N]) and non-float32 go to the built-in kernel.
+ * - sends products where both operands are batched through the fast path one batch entry at a
+ *   time (views into the operands' memory, no copies) when the matrices are big enough for
+ *   that to pay off (M*N*K >= batchMatMulTuning.perEntryMinMNK), else to the built-in loop;
+ *   mixed broadcasts such as [2,1,M,K] x [1,3,K,N], which the built-in gets wrong, are tiled
+ *   to the output's batch shape first.
+ * Non-float32 operands go to the built-in kernel.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { KernelConfig, KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs';
