@@ -138,3 +138,50 @@ describe('errors', () => {
     expect(doc.error.message).toContain(`${file}: unknown key "sead"`);
   });
 });
+
+describe('inspect', () => {
+  it('describes the default architecture with the reference parameter counts', () => {
+    const r = cli(['inspect', '--json']);
+    expect(r.status).toBe(0);
+    const doc = JSON.parse(r.stdout) as { status: number; result: { parts: { name: string; parameters: number }[]; total: { parameters: number }; tensors: unknown[] } };
+    const byPart = Object.fromEntries(doc.result.parts.map((p) => [p.name, p.parameters]));
+    expect(byPart).toEqual({ image: 9_513_396, text: 47_358_980 });
+    expect(doc.result.total.parameters).toBe(56_872_376);
+    expect(doc.result.tensors.length).toBeGreaterThan(100);
+  });
+
+  it('human output shows the part table', () => {
+    const r = cli(['inspect', '--summary']);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^image\s+9,513,396\s/m);
+    expect(r.stdout).toMatch(/^text\s+47,358,980\s/m);
+    expect(r.stdout).toMatch(/^total\s+56,872,376\s/m);
+    expect(r.stdout).not.toContain('tensors:');
+  });
+
+  it('takes --preset from a config file, and the command line over the file', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'spikeclip-cfg-'));
+    const yaml = path.join(dir, 'c.yaml');
+    fs.writeFileSync(yaml, 'preset: spikeclip-tiny\nsummary: true\n');
+    const fromFile = JSON.parse(cli(['inspect', '--config', yaml, '--json']).stdout) as { result: { name: string } };
+    expect(fromFile.result.name).toBe('spikeclip-tiny');
+    const json = path.join(dir, 'c.json');
+    fs.writeFileSync(json, JSON.stringify({ preset: 'spikeclip-tiny' }));
+    const overridden = JSON.parse(cli(['inspect', '--config', json, '--preset', 'spikeclip-b', '--json']).stdout) as { result: { name: string } };
+    expect(overridden.result.name).toBe('spikeclip-b');
+  });
+
+  it('an unknown preset is a usage error with the choices', () => {
+    const r = cli(['inspect', '--preset', 'huge']);
+    expect(r.status).toBe(2);
+    expect(r.stderr.trim()).toBe('Error: unknown preset "huge" (fix: choose one of spikeclip-b, spikeclip-tiny)');
+  });
+
+  it('a directory that is not a checkpoint is one clear line, exit 4', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'spikeclip-notckpt-'));
+    const r = cli(['inspect', dir]);
+    expect(r.status).toBe(4);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toContain('config.json');
+  });
+});
