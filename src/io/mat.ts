@@ -369,7 +369,7 @@ export function parseMat(bytes: Uint8Array, source = '<mat>'): MatFile {
     } else if (el.type === MI.MATRIX) {
       v = top.matrix(el.dataAt, el.dataAt + el.data.length, 0);
     } else {
-      top.fail(`top-level element is ${MI_NAMES[el.type] ?? `type ${el.type}`}, expected miMATRIX or miCOMPRESSED`, pos);
+      v = top.fail(`top-level element is ${MI_NAMES[el.type] ?? `type ${el.type}`}, expected miMATRIX or miCOMPRESSED`, pos);
     }
     if (v.name !== '') variables.set(v.name, v);
     pos = el.next;
