@@ -16,6 +16,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { NumpyArray, readNumpyPickle } from '../io/pickle';
 import { TarError, readTarMembers } from '../io/tar';
 import { FingerprintedSplit } from './splits';
 import { DatasetError, ImageSource, RgbImage, Sample } from './types';
@@ -296,7 +297,47 @@ function checkNames(names: string[], layout: CifarLayout, file: string): string[
   return names.map(clipSpelling);
 }
 
+/** Parses a python batch pickle: a dict with a uint8 `data` array (N x 3072) and `labels` / `fine_labels`. */
+export function parseCifarPython(bytes: Uint8Array, opts: { file: string; numClasses: number }): CifarBatch {
+  const obj = readNumpyPickle(bytes, { source: opts.file });
+  if (!(obj instanceof Map)) throw new DatasetError(`${opts.file} is not a CIFAR python batch (the pickle holds no dict)`);
+  const data = obj.get('data');
+  if (!(data instanceof NumpyArray)) throw new DatasetError(`${opts.file} is not a CIFAR python batch (no numpy array under "data")`);
+  if (data.dtype !== 'uint8' || data.shape.length !== 2 || data.shape[1] !== PIXELS) {
+    throw new DatasetError(`${opts.file}: "data" is a ${data.dtype} array of shape [${data.shape.join(', ')}], expected uint8 [N, ${PIXELS}]`);
+  }
+  const count = data.shape[0];
+  const raw = obj.has('fine_labels') ? obj.get('fine_labels') : obj.get('labels');
+  if (!Array.isArray(raw)) throw new DatasetError(`${opts.file} is not a CIFAR python batch (no "labels" or "fine_labels" list)`);
+  if (raw.length !== count) throw new DatasetError(`${opts.file} has ${count} images but ${raw.length} labels (truncated or corrupt)`);
+  const labels = new Uint8Array(count);
+  raw.forEach((l, r) => {
+    if (typeof l !== 'number' || !Number.isInteger(l) || l < 0 || l >= opts.numClasses) {
+      throw new DatasetError(`${opts.file}: record ${r} has label ${String(l)}, but the dataset has ${opts.numClasses} classes (0..${opts.numClasses - 1})`);
+    }
+    labels[r] = l;
+  });
+  return { file: opts.file, count, pixels: data.data as Uint8Array, stride: PIXELS, pixelOffset: 0, labels };
+}
+
+/** Class names from a python meta pickle (`label_names` or `fine_label_names`). */
+function parsePythonMeta(bytes: Uint8Array, file: string, key: string): string[] {
+  const obj = readNumpyPickle(bytes, { source: file });
+  const names = obj instanceof Map ? obj.get(key) : undefined;
+  if (!Array.isArray(names) || !names.every((n) => typeof n === 'string')) throw new DatasetError(`${file} has no list of strings under "${key}"`);
+  return names as string[];
+}
+
 async function openCifarPython(name: CifarName, src: CifarSource, split: CifarSplitName): Promise<FingerprintedSplit> {
-  void split;
-  throw new DatasetError(`${src.path}: the python version of ${CIFAR_LAYOUT[name].title} is not supported yet; use the binary version (${CIFAR_LAYOUT[name].binary.archive})`);
+  const layout = CIFAR_LAYOUT[name];
+  const f = layout.python;
+  const wanted = f[split];
+  const files = await readFiles(src, f.folder, [...wanted, f.meta], []);
+  const batches = wanted.map((n) => {
+    const { bytes, label } = files.get(n) as { bytes: Buffer; label: string };
+    return parseCifarPython(bytes, { file: label, numClasses: layout.numClasses });
+  });
+  const meta = files.get(f.meta) as { bytes: Buffer; label: string };
+  const classNames = checkNames(parsePythonMeta(meta.bytes, meta.label, name === 'cifar10' ? 'label_names' : 'fine_label_names'), layout, meta.label);
+  return makeSplit(name, split, batches, classNames, src, wanted.map((n) => (files.get(n) as { label: string }).label));
 }

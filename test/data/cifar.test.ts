@@ -1,9 +1,9 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { locateCifar, openCifar, parseCifarBinary, planarToRgb } from '../../src/data/cifar';
+import { locateCifar, openCifar, parseCifarBinary, parseCifarPython, planarToRgb } from '../../src/data/cifar';
 import { DatasetError, DatasetSplit, RgbImage } from '../../src/data/types';
-import { cifarBinaryBatch, cifarLabel, cifarPixel, makeCifarFixture } from '../helpers/fixtures-cifar';
+import { cifarBinaryBatch, cifarLabel, cifarPixel, cifarPythonBatch, makeCifarFixture } from '../helpers/fixtures-cifar';
 
 let tmp: string;
 beforeEach(() => {
@@ -32,7 +32,7 @@ function expectPixels(img: RgbImage, k: number): void {
   }
 }
 
-describe.each(['binary'] as const)('%s version', (format) => {
+describe.each(['binary', 'python'] as const)('%s version', (format) => {
   test.each(['archive', 'folder'] as const)('CIFAR-10 from the %s', async (as) => {
     const fx = makeCifarFixture({ name: 'cifar10', format, as, dir: tmp });
     const train = await openCifar('cifar10', { dataDir: tmp, split: 'train' });
@@ -41,7 +41,7 @@ describe.each(['binary'] as const)('%s version', (format) => {
     expect(train.split).toBe('train');
     expect(train.classNames).toEqual(['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck']);
     fx.train.forEach((k, i) => expect(train.sample(i)).toEqual(expect.objectContaining({ index: i, label: cifarLabel('cifar10', k) })));
-    expect(train.sample(4).id).toBe('data_batch_2.bin:1');
+    expect(train.sample(4).id).toBe(format === 'binary' ? 'data_batch_2.bin:1' : 'data_batch_2:1');
     expectPixels(rgbOf(train, 0), fx.train[0]);
     expectPixels(rgbOf(train, 14), fx.train[14]);
     expect(train.files).toHaveLength(5);
@@ -125,6 +125,29 @@ describe('bad input', () => {
   test('a class-name file with the wrong count', async () => {
     makeCifarFixture({ name: 'cifar10', format: 'binary', as: 'folder', dir: tmp, override: { 'batches.meta.txt': Buffer.from('cat\ndog\n') } });
     await expect(openCifar('cifar10', { dataDir: tmp, split: 'test' })).rejects.toThrow(/batches\.meta\.txt lists 2 class names, CIFAR-10 has 10/);
+  });
+});
+
+describe('python version: bad input', () => {
+  test('labels out of range, label/image count mismatch, wrong pickle content', async () => {
+    expect(() => parseCifarPython(cifarPythonBatch('cifar10', [0, 1], 'b', [3, 12]), { file: 'data_batch_1', numClasses: 10 })).toThrow(
+      /data_batch_1: record 1 has label 12, but the dataset has 10 classes/,
+    );
+    makeCifarFixture({ name: 'cifar100', format: 'python', as: 'archive', dir: tmp, override: { test: cifarPythonBatch('cifar100', [0, 1], 'b', [5, 100]) } });
+    await expect(openCifar('cifar100', { dataDir: tmp, split: 'test' })).rejects.toThrow(/cifar-100-python\.tar\.gz:cifar-100-python\/test: record 1 has label 100/);
+    const good = cifarPythonBatch('cifar10', [0, 1, 2], 'b');
+    expect(() => parseCifarPython(good.subarray(0, good.length - 200), { file: 'cut', numClasses: 10 })).toThrow(/cut/);
+    expect(() => parseCifarPython(Buffer.from([0x80, 0x02, 0x4b, 0x05, 0x2e]), { file: 'int', numClasses: 10 })).toThrow(/int is not a CIFAR python batch \(the pickle holds no dict\)/);
+  });
+
+  test('a pickle that tries to call anything else is refused, nothing runs', () => {
+    const evil = Buffer.concat([Buffer.from([0x80, 0x02]), Buffer.from('cos\nsystem\nq\x00U\x04echo\x85R.', 'latin1')]);
+    expect(() => parseCifarPython(evil, { file: 'evil', numClasses: 10 })).toThrow(/os\.system|not allowed|allow/i);
+  });
+
+  test('a missing python split file names it', async () => {
+    makeCifarFixture({ name: 'cifar10', format: 'python', as: 'folder', dir: tmp, override: { data_batch_2: null } });
+    await expect(openCifar('cifar10', { dataDir: tmp, split: 'train' })).rejects.toThrow(/cifar-10-batches-py[/\\]data_batch_2 is missing/);
   });
 });
 
