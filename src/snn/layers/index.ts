@@ -10,3 +10,5 @@ export * from './max-pool';
 export * from './temporal-readout';
 export * from './spiking-self-attention';
 export * from './spiking-mlp';
+export * from './module-list';
+export * from './spiking-block';

@@ -1,0 +1,28 @@
+/**
+ * Losses on projected embeddings.
+ *
+ * Alignment (METHOD.md section 6): L = mean_batch(1 - cos(student, teacher)), each vector
+ * L2-normalised with its norm clamped at 1e-8 (x / max(||x||, eps), PyTorch's
+ * F.cosine_similarity / F.normalize convention).
+ */
+import * as tf from '@tensorflow/tfjs';
+
+export const NORM_EPS = 1e-8;
+
+/** x / max(||x||_2, eps) along the last axis. */
+export function l2Normalize(x: tf.Tensor, eps = NORM_EPS): tf.Tensor {
+  return tf.tidy(() => tf.div(x, tf.maximum(tf.norm(x, 'euclidean', -1, true), eps)));
+}
+
+/** Cosine similarity of matching rows: [B, D] x [B, D] -> [B]. */
+export function cosineSimilarity(a: tf.Tensor, b: tf.Tensor, eps = NORM_EPS): tf.Tensor {
+  if (a.shape.length !== b.shape.length || a.shape.some((d, i) => d !== b.shape[i])) {
+    throw new Error(`cosineSimilarity: shapes differ: [${a.shape.join(', ')}] vs [${b.shape.join(', ')}]`);
+  }
+  return tf.tidy(() => tf.sum(tf.mul(l2Normalize(a, eps), l2Normalize(b, eps)), -1));
+}
+
+/** mean over the batch of 1 - cos(student_i, teacher_i); student and teacher [B, D]. */
+export function alignmentLoss(student: tf.Tensor, teacher: tf.Tensor, eps = NORM_EPS): tf.Scalar {
+  return tf.tidy(() => tf.mean(tf.sub(1, cosineSimilarity(student, teacher, eps))) as tf.Scalar);
+}
