@@ -6,7 +6,7 @@
  *
  *   node bench/gradients.js            # everything (about a minute on one core)
  *   node bench/gradients.js conv mm    # only the named groups: conv, conv1x1, mm, linear3d, bmm, embed
- *   REPS=5 node bench/gradients.js     # more repetitions (median is reported)
+ *   REPS=5 node bench/gradients.js     # more repetitions (the best run is reported)
  *
  * Results vary with machine load: the load average is printed first; run on a quiet machine.
  */
@@ -35,7 +35,7 @@ const REPS = Number(process.env.REPS || 3);
 const only = new Set(process.argv.slice(2));
 const want = (g) => only.size === 0 || only.has(g);
 
-/** Median wall time (ms) of `f` (which returns tensors, read back to force the work). */
+/** Best wall time (ms) of `f` over `reps` runs (the minimum is the figure least disturbed by other load) (which returns tensors, read back to force the work). */
 function time(f, reps = REPS) {
   const run = () => {
     const t0 = performance.now();
@@ -46,10 +46,9 @@ function time(f, reps = REPS) {
     return performance.now() - t0;
   };
   run(); // warm-up (XNNPACK operator creation, heap growth)
-  const ts = [];
-  for (let i = 0; i < reps; i++) ts.push(run());
-  ts.sort((a, b) => a - b);
-  return ts[Math.floor(ts.length / 2)];
+  let best = Infinity;
+  for (let i = 0; i < reps; i++) best = Math.min(best, run());
+  return best;
 }
 
 function tryTime(f, reps) {
@@ -88,7 +87,7 @@ function rnd(shape) {
 async function main() {
   const info = await initBackend({ backend: 'wasm' }, [installTrainingKernels]);
   console.log(`wasm backend: SIMD=${info.simd}, threads=${info.threads}; node ${process.version}; ${os.cpus()[0].model}`);
-  console.log(`load average: ${os.loadavg().map((v) => v.toFixed(2)).join(' ')}; reps=${REPS} (median)`);
+  console.log(`load average: ${os.loadavg().map((v) => v.toFixed(2)).join(' ')}; reps=${REPS} (best run)`);
   console.log(['case'.padEnd(44), 'built-in'.padStart(11), ''.padStart(15), 'ours'.padStart(11), ''.padStart(15), 'speedup'.padStart(7)].join(' '));
 
   if (want('conv')) {

@@ -3,8 +3,11 @@
  *
  * Use as an initBackend hook: `initBackend(opts, [installTrainingKernels])`.
  *
- * On every backend: a BatchMatMul gradient that handles broadcast batch dimensions (tfjs-core's
- * throws on e.g. [B,M,K] x [K,N]); it composes ops only, so it is correct everywhere.
+ * On every backend (gradients compose ops only, so they are correct everywhere):
+ * - a BatchMatMul gradient that handles broadcast batch dimensions (tfjs-core's throws on
+ *   e.g. [B,M,K] x [K,N]);
+ * - a GatherV2 gradient for axis 0 without the identity transposes (each copies the whole
+ *   dense embedding gradient).
  *
  * On wasm (tfjs-backend-wasm 4.22), kernels written in JS over the backend's own kernels:
  * - Conv2DBackpropFilter (missing: the conv weight gradient) as a forward conv / a matMul;
@@ -27,6 +30,7 @@ import { conv2DBackpropFilterConfig, conv2DBackpropInputConfig } from '../kernel
 import { depthwiseBackpropFilterConfig, depthwiseBackpropInputConfig } from '../kernels/depthwise-backprop';
 import { unsortedSegmentSumConfig } from '../kernels/segment-sum';
 import { isRegistered, rememberBuiltin, replaceKernel, restoreBuiltin } from '../kernels/wasm-ops';
+import { gatherGradConfig, setPreviousGatherGradient } from './gather';
 import { batchMatMulGradConfig } from './matmul';
 
 export { batchMatMulGradConfig, sumToShape } from './matmul';
@@ -42,7 +46,7 @@ export const WASM_TRAINING_KERNELS: readonly KernelConfig[] = [
 ];
 
 /** Gradients we register for all backends. */
-export const TRAINING_GRADIENTS: readonly GradConfig[] = [batchMatMulGradConfig];
+export const TRAINING_GRADIENTS: readonly GradConfig[] = [batchMatMulGradConfig, gatherGradConfig];
 
 let originalGradients: Map<string, GradConfig | undefined> | undefined;
 
@@ -52,6 +56,7 @@ function installGradients(): void {
     const current = tf.getGradient(g.kernelName);
     if (current === g) continue;
     if (!originalGradients.has(g.kernelName)) originalGradients.set(g.kernelName, current);
+    if (g === gatherGradConfig) setPreviousGatherGradient(current);
     tf.registerGradient(g);
   }
 }
