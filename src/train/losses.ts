@@ -9,9 +9,12 @@ import * as tf from '@tensorflow/tfjs';
 
 export const NORM_EPS = 1e-8;
 
-/** x / max(||x||_2, eps) along the last axis. */
+/**
+ * x / max(||x||_2, eps) along the last axis. Computed as x / sqrt(max(sum x^2, eps^2)): the same
+ * value, but with a zero (not NaN) gradient at x = 0, like PyTorch's F.normalize.
+ */
 export function l2Normalize(x: tf.Tensor, eps = NORM_EPS): tf.Tensor {
-  return tf.tidy(() => tf.div(x, tf.maximum(tf.norm(x, 'euclidean', -1, true), eps)));
+  return tf.tidy(() => tf.div(x, tf.sqrt(tf.maximum(tf.sum(tf.square(x), -1, true), eps * eps))));
 }
 
 /** Cosine similarity of matching rows: [B, D] x [B, D] -> [B]. */
