@@ -4,12 +4,16 @@
  * Binary version (`cifar-10-binary.tar.gz` -> `cifar-10-batches-bin/`, `cifar-100-binary.tar.gz`
  * -> `cifar-100-binary/`): fixed-size records of the label byte(s) then 3072 pixel bytes, the red
  * plane, then green, then blue, each 32x32 row-major. CIFAR-10 records have one label byte (3073
- * bytes); CIFAR-100 records have the coarse then the fine label byte (3074 bytes). Class names come
- * from `batches.meta.txt` / `fine_label_names.txt`.
+ * bytes); CIFAR-100 records have the coarse then the fine label byte (3074 bytes).
  *
  * Python version (`cifar-10-python.tar.gz` -> `cifar-10-batches-py/`, `cifar-100-python.tar.gz`
  * -> `cifar-100-python/`): pickled dicts with a uint8 `data` array (N x 3072, same plane order) and
  * `labels` / `fine_labels` lists, read with the allow-list pickle reader (nothing is executed).
+ *
+ * Class names are CLIP's (src/text/classnames.ts), which for both CIFARs are the datasets' own
+ * names with underscores as spaces. When the archive's name file (`batches.meta.txt`,
+ * `fine_label_names.txt`, `batches.meta`, `meta`) is present it is checked against them, so a file
+ * whose classes are in another order is refused rather than silently mislabelling.
  *
  * Everything of one split is held in memory (the train split is 50,000 x 3 KiB = 150 MiB); samples
  * are interleaved to HWC RGB on demand. Archives are read in one streaming pass, never extracted.
@@ -18,6 +22,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { NumpyArray, readNumpyPickle } from '../io/pickle';
 import { TarError, readTarMembers } from '../io/tar';
+import { CIFAR100_CLASSES, CIFAR10_CLASSES } from '../text/classnames';
 import { FingerprintedSplit } from './splits';
 import { DatasetError, ImageSource, RgbImage, Sample } from './types';
 
@@ -281,20 +286,28 @@ export async function openCifar(name: CifarName, opts: CifarOpenOptions): Promis
   if (src.format === 'python') return openCifarPython(name, src, opts.split);
   const f = layout.binary;
   const wanted = f[opts.split];
-  const files = await readFiles(src, f.folder, [...wanted, f.meta], []);
+  const files = await readFiles(src, f.folder, wanted, [f.meta]);
   const labelBytes = name === 'cifar10' ? 1 : 2;
   const batches = wanted.map((n) => {
     const { bytes, label } = files.get(n) as { bytes: Buffer; label: string };
     return parseCifarBinary(bytes, { file: label, labelBytes, numClasses: layout.numClasses });
   });
-  const meta = files.get(f.meta) as { bytes: Buffer; label: string };
-  const classNames = checkNames(parseLabelNames(meta.bytes.toString('utf8')), layout, meta.label);
+  const meta = files.get(f.meta);
+  const classNames = checkNames(name, meta ? parseLabelNames(meta.bytes.toString('utf8')) : null, meta?.label ?? '');
   return makeSplit(name, opts.split, batches, classNames, src, wanted.map((n) => (files.get(n) as { label: string }).label));
 }
 
-function checkNames(names: string[], layout: CifarLayout, file: string): string[] {
-  if (names.length !== layout.numClasses) throw new DatasetError(`${file} lists ${names.length} class names, ${layout.title} has ${layout.numClasses}`);
-  return names.map(clipSpelling);
+/** CLIP's class names, after checking the dataset's own name list (when present) agrees with them. */
+function checkNames(name: CifarName, names: string[] | null, file: string): string[] {
+  const clip = name === 'cifar10' ? CIFAR10_CLASSES : CIFAR100_CLASSES;
+  if (names) {
+    const title = CIFAR_LAYOUT[name].title;
+    if (names.length !== clip.length) throw new DatasetError(`${file} lists ${names.length} class names, ${title} has ${clip.length}`);
+    names.forEach((n, k) => {
+      if (clipSpelling(n) !== clip[k]) throw new DatasetError(`${file}: class ${k} is ${JSON.stringify(n)}, but ${title}'s class ${k} is ${JSON.stringify(clip[k])} (not the official name list)`);
+    });
+  }
+  return [...clip];
 }
 
 /** Parses a python batch pickle: a dict with a uint8 `data` array (N x 3072) and `labels` / `fine_labels`. */
@@ -332,12 +345,12 @@ async function openCifarPython(name: CifarName, src: CifarSource, split: CifarSp
   const layout = CIFAR_LAYOUT[name];
   const f = layout.python;
   const wanted = f[split];
-  const files = await readFiles(src, f.folder, [...wanted, f.meta], []);
+  const files = await readFiles(src, f.folder, wanted, [f.meta]);
   const batches = wanted.map((n) => {
     const { bytes, label } = files.get(n) as { bytes: Buffer; label: string };
     return parseCifarPython(bytes, { file: label, numClasses: layout.numClasses });
   });
-  const meta = files.get(f.meta) as { bytes: Buffer; label: string };
-  const classNames = checkNames(parsePythonMeta(meta.bytes, meta.label, name === 'cifar10' ? 'label_names' : 'fine_label_names'), layout, meta.label);
+  const meta = files.get(f.meta);
+  const classNames = checkNames(name, meta ? parsePythonMeta(meta.bytes, meta.label, name === 'cifar10' ? 'label_names' : 'fine_label_names') : null, meta?.label ?? '');
   return makeSplit(name, split, batches, classNames, src, wanted.map((n) => (files.get(n) as { label: string }).label));
 }

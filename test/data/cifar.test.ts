@@ -3,6 +3,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { locateCifar, openCifar, parseCifarBinary, parseCifarPython, planarToRgb } from '../../src/data/cifar';
 import { DatasetError, DatasetSplit, RgbImage } from '../../src/data/types';
+import { CIFAR100_CLASSES } from '../../src/text/classnames';
 import { cifarBinaryBatch, cifarLabel, cifarPixel, cifarPythonBatch, makeCifarFixture } from '../helpers/fixtures-cifar';
 
 let tmp: string;
@@ -59,7 +60,8 @@ describe.each(['binary', 'python'] as const)('%s version', (format) => {
     expect(train.size).toBe(6);
     expect(train.classNames).toHaveLength(100);
     expect(train.classNames.slice(0, 3)).toEqual(['apple', 'aquarium fish', 'baby']);
-    expect(train.classNames[10]).toBe('lawn mower');
+    expect(train.classNames[41]).toBe('lawn mower');
+    expect(train.classNames).toEqual([...CIFAR100_CLASSES]);
     fx.train.forEach((k, i) => expect(train.sample(i).label).toBe(cifarLabel('cifar100', k)));
     expectPixels(rgbOf(train, 5), fx.train[5]);
     const test = await openCifar('cifar100', { dataDir: tmp, split: 'test' });
@@ -122,9 +124,14 @@ describe('bad input', () => {
     await expect(openCifar('cifar10', { dataDir: other, split: 'test' })).rejects.toThrow(/cifar-10-binary\.tar\.gz has no member cifar-10-batches-bin\/test_batch\.bin/);
   });
 
-  test('a class-name file with the wrong count', async () => {
+  test('a class-name file with the wrong count or order; none at all is fine', async () => {
     makeCifarFixture({ name: 'cifar10', format: 'binary', as: 'folder', dir: tmp, override: { 'batches.meta.txt': Buffer.from('cat\ndog\n') } });
     await expect(openCifar('cifar10', { dataDir: tmp, split: 'test' })).rejects.toThrow(/batches\.meta\.txt lists 2 class names, CIFAR-10 has 10/);
+    const swapped = 'automobile\nairplane\nbird\ncat\ndeer\ndog\nfrog\nhorse\nship\ntruck\n';
+    makeCifarFixture({ name: 'cifar10', format: 'binary', as: 'folder', dir: tmp, override: { 'batches.meta.txt': Buffer.from(swapped) } });
+    await expect(openCifar('cifar10', { dataDir: tmp, split: 'test' })).rejects.toThrow(/batches\.meta\.txt: class 0 is "automobile", but CIFAR-10's class 0 is "airplane"/);
+    makeCifarFixture({ name: 'cifar10', format: 'binary', as: 'folder', dir: path.join(tmp, 'n'), override: { 'batches.meta.txt': null } });
+    expect((await openCifar('cifar10', { dataDir: path.join(tmp, 'n'), split: 'test' })).classNames[0]).toBe('airplane');
   });
 });
 

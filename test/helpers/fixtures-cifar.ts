@@ -8,18 +8,16 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { CIFAR100_CLASSES } from '../../src/text/classnames';
 import { WriterEntry, writeTarGz } from './tar-writer';
 
 export type CifarFixtureName = 'cifar10' | 'cifar100';
 
 const CIFAR10_NAMES = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'];
 
-/** Fine label names in the dataset's own spelling (underscores), 100 of them; realistic first few. */
+/** CIFAR-100's fine label names in the dataset's own spelling (underscores). */
 export function cifar100FineNames(): string[] {
-  const real = ['apple', 'aquarium_fish', 'baby', 'bear', 'beaver', 'bed', 'bee', 'beetle', 'bicycle', 'bottle', 'lawn_mower', 'maple_tree'];
-  const out = real.slice();
-  for (let i = out.length; i < 100; i++) out.push(`class_${i}`);
-  return out;
+  return CIFAR100_CLASSES.map((n) => n.replace(/ /g, '_'));
 }
 
 export function cifar100CoarseNames(): string[] {
