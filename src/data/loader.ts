@@ -223,6 +223,15 @@ export class DataLoader {
     if (this.workers > 0 && needsWork) this.pool = new DecodePool(this.workers);
   }
 
+  /**
+   * Prepares the split (`split.prepare()`: e.g. the shapes set renders its pixels) and makes a
+   * loader. Prefer this over the constructor for splits of unknown origin.
+   */
+  static async open(split: DatasetSplit, opts: LoaderOptions): Promise<DataLoader> {
+    await split.prepare?.();
+    return new DataLoader(split, opts);
+  }
+
   /** Whether the cache file is complete (every later read comes from it). */
   get cacheComplete(): boolean {
     return this.cache?.complete ?? false;

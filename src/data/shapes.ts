@@ -43,7 +43,7 @@ export const SHAPES_SPLITS = ['train', 'val', 'test', 'trainval'] as const;
 export type ShapesSplitName = (typeof SHAPES_SPLITS)[number];
 type ShapesBaseSplit = 'train' | 'val' | 'test';
 
-export type ShapesRenderMode = 'auto' | 'rgb' | 'svg';
+export type ShapesRenderMode = 'auto' | 'rgb' | 'svg' | 'lazy';
 
 export interface ShapesOptions {
   /** Seed of every random choice (default 0). */
@@ -64,7 +64,9 @@ export interface ShapesOptions {
   /**
    * 'rgb': render every image up front (decoded pixels); 'svg': hand out each image's SVG document
    * as encoded bytes (decoded lazily by the loader, cached like any image file); 'auto' (default):
-   * 'rgb' while the split's pixels fit in 64 MiB, else 'svg'.
+   * 'rgb' while the split's pixels fit in 64 MiB, else 'svg'; 'lazy': open at once with SVG
+   * sources and render the pixels when `prepare()` is called (the loader does), if they fit.
+   * Either way the pixels are the same (tested).
    */
   render?: ShapesRenderMode;
 }
@@ -99,8 +101,8 @@ export interface ShapesSplit extends DatasetSplit {
   heldOutLabels: number[];
   /** Labels that occur in train/val. */
   seenLabels: number[];
-  /** How the pixels are handed out. */
-  render: 'rgb' | 'svg';
+  /** How the pixels are handed out now ('svg' until a lazy split is prepared). */
+  readonly render: 'rgb' | 'svg';
   /** The drawing parameters of sample i. */
   spec(i: number): ShapeSpec;
   /** The SVG document of sample i. */
@@ -458,13 +460,14 @@ export async function openShapes(split: string, opts: ShapesOptions = {}): Promi
     const kind = layout.kinds[label % layout.kinds.length];
     return shapeSpec(seed, base, j, label, colour, kind);
   };
-  const mode: 'rgb' | 'svg' =
-    (opts.render ?? 'auto') === 'auto' ? (n * size * size * 3 <= AUTO_RGB_BYTES ? 'rgb' : 'svg') : (opts.render as 'rgb' | 'svg');
-  if (mode !== 'rgb' && mode !== 'svg') throw err(`render must be auto, rgb or svg, got ${String(opts.render)}`);
+  const requested = opts.render ?? 'auto';
+  if (!['auto', 'rgb', 'svg', 'lazy'].includes(requested)) throw err(`render must be auto, rgb, svg or lazy, got ${String(requested)}`);
+  const fits = n * size * size * 3 <= AUTO_RGB_BYTES;
 
   let images: RgbImage[] | undefined;
-  if (mode === 'rgb') {
-    images = new Array<RgbImage>(n);
+  let rendering: Promise<void> | undefined;
+  const renderAll = async (): Promise<void> => {
+    const out = new Array<RgbImage>(n);
     const chunks: number[] = [];
     for (let s = 0; s < n; s += RENDER_CHUNK) chunks.push(s);
     let next = 0;
@@ -475,15 +478,17 @@ export async function openShapes(split: string, opts: ShapesOptions = {}): Promi
         if (size <= SPRITE_MAX_SIZE) {
           const specs: ShapeSpec[] = [];
           for (let i = start; i < end; i++) specs.push(spec(i));
-          const out = await renderShapes(specs, size);
-          out.forEach((img, k) => (images![start + k] = img));
+          const imgs = await renderShapes(specs, size);
+          imgs.forEach((img, k) => (out[start + k] = img));
         } else {
-          for (let i = start; i < end; i++) images![i] = await renderSvg(shapeSvg(spec(i), size));
+          for (let i = start; i < end; i++) out[i] = await renderSvg(shapeSvg(spec(i), size));
         }
       }
     };
     await Promise.all(Array.from({ length: Math.min(RENDER_PARALLEL, chunks.length) }, worker));
-  }
+    images = out;
+  };
+  if (requested === 'rgb' || (requested === 'auto' && fits)) await renderAll();
 
   const fmt = (i: number): string => `${split}/${String(i).padStart(6, '0')}`;
   const classNames = layout.classNames;
@@ -498,7 +503,9 @@ export async function openShapes(split: string, opts: ShapesOptions = {}): Promi
     heldOut: layout.heldOutLabels.map((l) => classNames[l]),
     heldOutLabels: [...layout.heldOutLabels],
     seenLabels: [...layout.seenLabels],
-    render: mode,
+    get render(): 'rgb' | 'svg' {
+      return images ? 'rgb' : 'svg';
+    },
     sample(i: number): Sample {
       const { split: base, j } = locate(i);
       const label = labelOf(base, j);
@@ -514,5 +521,8 @@ export async function openShapes(split: string, opts: ShapesOptions = {}): Promi
     spec,
     svg: (i: number) => shapeSvg(spec(i), size),
   };
+  if (requested === 'lazy' && fits) {
+    result.prepare = () => (rendering ??= renderAll());
+  }
   return result;
 }

@@ -50,6 +50,12 @@ export interface DatasetSplit {
    * fingerprints every sample's source itself (file path/size/mtime, or a hash of the bytes).
    */
   fingerprint?: string;
+  /**
+   * Optional: loads or renders the split's pixels into memory so that `source(i)` can hand out
+   * decoded pixels (the synthetic shapes set renders itself here). Consumers that go through the
+   * whole split (the loader) call it once first; `source(i)` is valid with or without it.
+   */
+  prepare?(): Promise<void>;
 }
 
 export class DatasetError extends Error {

@@ -99,6 +99,17 @@ describe('order and batching', () => {
     await loader.close();
   });
 
+  it('open() prepares the split first (lazy shapes render to pixels: no decoding, no cache)', async () => {
+    const split = await openShapes('val', { sizes: { val: 8 }, render: 'lazy' });
+    const loader = await DataLoader.open(split, { view: studentView({ resize: 'direct' }), batchSize: 8, cacheDir });
+    expect(split.render).toBe('rgb');
+    expect(loader.workers).toBe(0);
+    expect(loader.cacheFile).toBeUndefined();
+    await collect(loader, 0);
+    expect(loader.stats.decoded).toBe(0);
+    await loader.close();
+  });
+
   it('validates options', async () => {
     const split = await openShapes('val', { sizes: { val: 2 } });
     expect(() => new DataLoader(split, { view: teacherView(), batchSize: 0 })).toThrow(DatasetError);

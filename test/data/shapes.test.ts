@@ -136,6 +136,24 @@ describe('shapes dataset', () => {
     }
   });
 
+  it("'lazy' opens at once with SVG sources and renders the same pixels on prepare()", async () => {
+    const lazy = await openShapes('val', { sizes: { val: 6 }, render: 'lazy' });
+    const rgb = await openShapes('val', { sizes: { val: 6 }, render: 'rgb' });
+    expect(lazy.render).toBe('svg');
+    expect(lazy.source(0).kind).toBe('bytes');
+    await lazy.prepare!();
+    expect(lazy.render).toBe('rgb');
+    for (let i = 0; i < 6; i++) {
+      const a = lazy.source(i);
+      const b = rgb.source(i);
+      if (a.kind !== 'rgb' || b.kind !== 'rgb') throw new Error('expected pixels');
+      expect(Buffer.compare(Buffer.from(a.image.data), Buffer.from(b.image.data))).toBe(0);
+    }
+    expect(lazy.fingerprint).toBe(rgb.fingerprint);
+    // Too big to hold: no prepare, SVG sources stay.
+    expect((await openShapes('train', { size: 224, sizes: { train: 2000 }, render: 'lazy' })).prepare).toBeUndefined();
+  });
+
   it("'auto' renders small splits to pixels and big ones to SVG", async () => {
     expect((await openShapes('test', { sizes: { test: 2 } })).render).toBe('rgb');
     const big = await openShapes('train', { size: 224, sizes: { train: 2000 } });
@@ -160,6 +178,7 @@ describe('shapes dataset', () => {
     await expect(openShapes('train', { kinds: ['blob'] })).rejects.toThrow(/unknown shape "blob"/);
     await expect(openShapes('train', { size: 4 })).rejects.toThrow(/size must be an integer from 8/);
     await expect(openShapes('train', { sizes: { train: -1 } })).rejects.toThrow(/sizes.train/);
+    await expect(openShapes('train', { render: 'png' as never })).rejects.toThrow(/render must be auto, rgb, svg or lazy/);
     await expect(openShapes('train', { heldOut: ['red moon'] })).rejects.toThrow(/held-out class "red moon"/);
     const s = await openShapes('val', { sizes: { val: 2 }, render: 'svg' });
     expect(() => s.sample(2)).toThrow(/out of range/);
