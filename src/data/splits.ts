@@ -4,7 +4,8 @@
  *
  * Carving: for every class, its samples' indices are shuffled with a seeded generator and the first
  * `round(fraction * count)` go to validation (at least one when the class has two or more samples
- * and the fraction is positive); the rest stay in train. Both index lists are returned in ascending
+ * and the fraction is positive, never all of them: a class keeps at least one training sample); the
+ * rest stay in train. Both index lists are returned in ascending
  * order, so the result depends only on the labels, the fraction and the seed.
  */
 import { DatasetError, DatasetSplit, ImageSource, Sample } from './types';
@@ -61,6 +62,7 @@ export function carveValidation(labels: ArrayLike<number>, fraction: number, see
   for (const [label, idx] of [...byClass.entries()].sort((a, b) => a[0] - b[0])) {
     let k = Math.round(fraction * idx.length);
     if (fraction > 0 && k === 0 && idx.length >= 2) k = 1;
+    k = Math.min(k, idx.length - 1); // a class always keeps at least one training sample
     if (k === 0) continue;
     const rng = mulberry32(mix(seed, label));
     // Partial Fisher-Yates: the first k slots become a uniform random k-subset.
