@@ -10,6 +10,8 @@ import {
 } from '../../src/data/shapes';
 import { encodePngRgb, crc32 } from '../../src/data/png';
 import { DatasetError, RgbImage } from '../../src/data/types';
+import '../../src/data/shapes-dataset';
+import { knownDatasets, openDataset } from '../../src/data/registry';
 
 const SMALL = { train: 60, val: 20, test: 72 };
 
@@ -193,6 +195,20 @@ describe('shapes dataset', () => {
     // eslint-disable-next-line no-console
     console.log(`shapes 32x32: ${rate.toFixed(0)} images/s`);
     expect(rate).toBeGreaterThan(100);
+  });
+});
+
+describe('shapes in the dataset registry', () => {
+  it('opens through openDataset with the seed as the generator seed', async () => {
+    expect(knownDatasets()).toContain('shapes');
+    const a = await openDataset('shapes', { split: 'test', seed: 5 });
+    const b = await openShapes('test', { seed: 5, render: 'svg' });
+    expect(a.size).toBe(360);
+    expect(a.fingerprint).toBe(b.fingerprint);
+    expect(a.source(3).kind).toBe('bytes'); // lazy until prepared
+    await a.prepare!();
+    expect(a.source(3).kind).toBe('rgb');
+    await expect(openDataset('shapes', { split: 'holdout' })).rejects.toThrow(/valid splits: train, val, test, trainval/);
   });
 });
 
