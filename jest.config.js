@@ -3,8 +3,10 @@ module.exports = {
   preset: 'ts-jest',
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
+  testPathIgnorePatterns: ['/node_modules/', '/test/setup/', '/test/helpers/'],
   testMatch: ['**/*.test.ts'],
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json', isolatedModules: true }] },
+  setupFiles: ['<rootDir>/test/setup/tfjs.ts'],
   testTimeout: 120000,
   maxWorkers: 2,
 };
