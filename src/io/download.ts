@@ -1,0 +1,273 @@
+/**
+ * Downloads with resume and verification, for the official dataset archives.
+ *
+ * {@link downloadFile}: bytes go to `<dest>.part`; an existing `.part` (an earlier run, or a
+ * connection that dropped) is resumed with `Range: bytes=N-`. A `206` whose Content-Range starts
+ * at N is appended; a `200` means the server ignored the range, so the part file is truncated and
+ * the transfer restarts from byte 0; a `416` means the part file is already whole (or bigger than
+ * the file), which the checksum then decides. Dropped connections and idle sockets are retried
+ * (resuming) a few times. When the transfer ends, the MD5 of the part file is compared with the
+ * expected one BEFORE anything uses it: a mismatch deletes the part file and fails with a clear
+ * error; a match renames it to `<dest>`. A `<dest>` that already has the right MD5 is not fetched
+ * again. Redirects (301/302/303/307/308) are followed, up to 5.
+ *
+ * {@link downloadDataset}: the official files of a dataset (src/io/checksum.ts), each downloaded,
+ * verified and, for archives, safely extracted into the data folder (src/io/tar.ts).
+ */
+import * as fs from 'fs';
+import * as http from 'http';
+import * as https from 'https';
+import * as path from 'path';
+import { DatasetError } from '../data/types';
+import { OfficialFile, md5File, officialFiles } from './checksum';
+import { TarError, extractTar } from './tar';
+
+export interface DownloadProgress {
+  file: string;
+  /** Bytes of the file on disk so far (resumed bytes included). */
+  received: number;
+  /** Total size when the server said (or the table knows), else null. */
+  total: number | null;
+  /** Byte the current request started at (0, or where it resumed). */
+  resumedFrom: number;
+}
+
+export interface DownloadOptions {
+  /** Expected MD5 (hex). Without it nothing is verified. */
+  md5?: string;
+  onProgress?: (p: DownloadProgress) => void;
+  /** Retries after a dropped connection or timeout, each resuming (default 3). */
+  retries?: number;
+  /** Idle socket timeout in ms (default 60,000). */
+  timeoutMs?: number;
+  /** Expected size, for progress before the server answers. */
+  size?: number;
+}
+
+export interface DownloadResult {
+  path: string;
+  bytes: number;
+  md5: string | null;
+  /** True when part of the file came from an earlier, interrupted transfer. */
+  resumed: boolean;
+  /** True when `dest` was already there with the right checksum. */
+  skipped: boolean;
+  /** Requests made (redirects not counted). */
+  requests: number;
+}
+
+/** Network-level failure worth retrying (as opposed to an HTTP status or a bad checksum). */
+class TransientError extends Error {}
+
+interface Response {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  stream: http.IncomingMessage;
+}
+
+function request(url: string, headers: Record<string, string>, timeoutMs: number, redirects = 0): Promise<Response> {
+  return new Promise((resolve, reject) => {
+    let u: URL;
+    try {
+      u = new URL(url);
+    } catch {
+      reject(new DatasetError(`bad download URL ${url}`));
+      return;
+    }
+    const mod = u.protocol === 'https:' ? https : u.protocol === 'http:' ? http : null;
+    if (!mod) {
+      reject(new DatasetError(`unsupported URL scheme in ${url} (http and https only)`));
+      return;
+    }
+    const req = mod.get(u, { headers: { 'user-agent': 'spikeclip', 'accept-encoding': 'identity', ...headers } }, (res) => {
+      const status = res.statusCode ?? 0;
+      if ([301, 302, 303, 307, 308].includes(status) && res.headers.location) {
+        res.resume();
+        if (redirects >= 5) {
+          reject(new DatasetError(`too many redirects fetching ${url}`));
+          return;
+        }
+        const next = new URL(res.headers.location, u).toString();
+        request(next, headers, timeoutMs, redirects + 1).then(resolve, reject);
+        return;
+      }
+      resolve({ status, headers: res.headers, stream: res });
+    });
+    req.setTimeout(timeoutMs, () => req.destroy(new TransientError(`no data for ${timeoutMs} ms`)));
+    req.on('error', (e) => reject(e instanceof DatasetError ? e : new TransientError(`${(e as Error).message}`)));
+  });
+}
+
+function sizeOf(p: string): number {
+  try {
+    return fs.statSync(p).size;
+  } catch {
+    return 0;
+  }
+}
+
+/** Streams a response body to the end of `part` (opened for append), reporting progress. */
+function pump(res: Response, part: string, flags: 'a' | 'w', onData: (n: number) => void, timeoutMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const out = fs.createWriteStream(part, { flags });
+    let failed = false;
+    const fail = (e: Error) => {
+      if (failed) return;
+      failed = true;
+      res.stream.destroy();
+      out.end(() => reject(e));
+    };
+    res.stream.setTimeout?.(timeoutMs, () => fail(new TransientError(`no data for ${timeoutMs} ms`)));
+    res.stream.on('data', (chunk: Buffer) => {
+      if (!out.write(chunk)) {
+        res.stream.pause();
+        out.once('drain', () => res.stream.resume());
+      }
+      onData(chunk.length);
+    });
+    res.stream.on('aborted', () => fail(new TransientError('the connection was closed before the end of the file')));
+    res.stream.on('error', (e) => fail(new TransientError(e.message)));
+    let ended = false;
+    res.stream.on('close', () => {
+      if (!ended) fail(new TransientError('the connection was closed before the end of the file'));
+    });
+    res.stream.on('end', () => {
+      ended = true;
+      if (failed) return;
+      if (!res.stream.complete) {
+        fail(new TransientError('the connection was closed before the end of the file'));
+        return;
+      }
+      out.end(() => resolve());
+    });
+    out.on('error', (e) => fail(e));
+  });
+}
+
+function parseContentRange(v: string | undefined): { start: number; total: number | null } | null {
+  const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec((v ?? '').trim());
+  if (!m) return null;
+  return { start: Number(m[1]), total: m[3] === '*' ? null : Number(m[3]) };
+}
+
+/** Downloads `url` to `dest` with resume, retries and MD5 verification (see the module comment). */
+export async function downloadFile(url: string, dest: string, opts: DownloadOptions = {}): Promise<DownloadResult> {
+  const md5 = opts.md5?.toLowerCase() ?? null;
+  const timeoutMs = opts.timeoutMs ?? 60_000;
+  const retries = opts.retries ?? 3;
+  const file = path.basename(dest);
+  fs.mkdirSync(path.dirname(path.resolve(dest)), { recursive: true });
+  if (md5 && fs.existsSync(dest) && (await md5File(dest)) === md5) {
+    return { path: dest, bytes: sizeOf(dest), md5, resumed: false, skipped: true, requests: 0 };
+  }
+  const part = `${dest}.part`;
+  let resumed = false;
+  let requests = 0;
+  let total: number | null = opts.size ?? null;
+  let attempt = 0;
+  for (;;) {
+    const start = sizeOf(part);
+    try {
+      requests++;
+      const res = await request(url, start > 0 ? { range: `bytes=${start}-` } : {}, timeoutMs);
+      let flags: 'a' | 'w' = 'a';
+      let from = start;
+      if (res.status === 206) {
+        const cr = parseContentRange(res.headers['content-range']);
+        if (!cr || cr.start !== start) {
+          // A range we did not ask for: start over rather than corrupt the file.
+          res.stream.resume();
+          fs.rmSync(part, { force: true });
+          throw new TransientError(`the server answered a range request with ${res.headers['content-range'] ?? 'no Content-Range'}`);
+        }
+        if (cr.total !== null) total = cr.total;
+        if (start > 0) resumed = true;
+      } else if (res.status === 200) {
+        flags = 'w'; // the server ignored Range (or there was none): the whole file follows
+        from = 0;
+        const len = Number(res.headers['content-length']);
+        if (Number.isFinite(len) && len >= 0) total = len;
+      } else if (res.status === 416 && start > 0) {
+        res.stream.resume();
+        const cr = /\/(\d+)$/.exec(String(res.headers['content-range'] ?? ''));
+        if (cr && Number(cr[1]) === start) break; // the part file is already complete
+        fs.rmSync(part, { force: true }); // bigger than the file, or unknown: start over
+        throw new TransientError('the partial file does not fit the file on the server');
+      } else {
+        res.stream.resume();
+        throw new DatasetError(`downloading ${url} failed: HTTP ${res.status}${res.status === 404 ? ' (not found)' : ''}`);
+      }
+      let received = from;
+      opts.onProgress?.({ file, received, total, resumedFrom: from });
+      await pump(res, part, flags, (n) => {
+        received += n;
+        opts.onProgress?.({ file, received, total, resumedFrom: from });
+      }, timeoutMs);
+      if (total !== null && received < total) throw new TransientError(`the transfer ended at ${received} of ${total} bytes`);
+      break;
+    } catch (e) {
+      if (!(e instanceof TransientError)) throw e;
+      if (attempt >= retries) {
+        throw new DatasetError(`downloading ${url} failed after ${attempt + 1} attempt(s): ${e.message} (run the command again to resume from ${sizeOf(part)} bytes)`);
+      }
+      attempt++;
+    }
+  }
+  const bytes = sizeOf(part);
+  if (md5) {
+    const actual = await md5File(part);
+    if (actual !== md5) {
+      fs.rmSync(part, { force: true });
+      throw new DatasetError(`checksum mismatch for ${file} from ${url}: expected MD5 ${md5}, got ${actual}; the downloaded file was deleted (fix: run the download again; if it keeps failing the server's file differs from the published one)`);
+    }
+  }
+  fs.renameSync(part, dest);
+  return { path: dest, bytes, md5, resumed, skipped: false, requests };
+}
+
+export interface DownloadDatasetOptions {
+  dataDir: string;
+  /** CIFAR variant (default binary). */
+  variant?: 'binary' | 'python';
+  /** Extract archives after verification (default true). */
+  extract?: boolean;
+  onProgress?: (p: DownloadProgress) => void;
+  /** Called before each file, and before each extraction. */
+  onStep?: (step: { file: string; action: 'download' | 'skip' | 'extract' }) => void;
+  /** Where each file is fetched from (default its official URL); tests point this at a local server. */
+  urlFor?: (f: OfficialFile) => string;
+  /** The files to fetch (default: the dataset's official files). */
+  files?: OfficialFile[];
+  retries?: number;
+  timeoutMs?: number;
+}
+
+export interface DownloadedFile extends DownloadResult {
+  file: string;
+  /** Regular files written by the extraction (0 when not extracted). */
+  extractedFiles: number;
+}
+
+/** Downloads, verifies and (for archives) extracts the official files of a dataset. */
+export async function downloadDataset(dataset: string, opts: DownloadDatasetOptions): Promise<DownloadedFile[]> {
+  const files = opts.files ?? officialFiles(dataset, opts.variant ?? 'binary');
+  const out: DownloadedFile[] = [];
+  for (const f of files) {
+    const dest = path.join(opts.dataDir, f.file);
+    opts.onStep?.({ file: f.file, action: 'download' });
+    const r = await downloadFile(opts.urlFor ? opts.urlFor(f) : f.url, dest, { md5: f.md5, size: f.size, onProgress: opts.onProgress, retries: opts.retries, timeoutMs: opts.timeoutMs });
+    if (r.skipped) opts.onStep?.({ file: f.file, action: 'skip' });
+    let extractedFiles = 0;
+    if (f.archive && opts.extract !== false) {
+      opts.onStep?.({ file: f.file, action: 'extract' });
+      try {
+        extractedFiles = (await extractTar(dest, opts.dataDir)).files.length;
+      } catch (e) {
+        if (e instanceof TarError) throw new DatasetError(e.message);
+        throw e;
+      }
+    }
+    out.push({ ...r, file: f.file, extractedFiles });
+  }
+  return out;
+}
