@@ -219,8 +219,29 @@ function isLegacyTorchFile(head: Uint8Array): boolean {
   return head.length >= 2 && head[0] === 0x80 && head[1] <= 5;
 }
 
+/**
+ * Zip-level problems surface as PickleErrors too (the message keeps "invalid zip archive: ..."), so
+ * every bad PyTorch file is one error class for callers and the CLI.
+ */
+function asPickleError(err: unknown): unknown {
+  if (err instanceof ZipError) {
+    const e = new PickleError(err.source, `invalid zip archive: ${err.reason}`);
+    e.stack = err.stack;
+    return e;
+  }
+  return err;
+}
+
 /** Reads a PyTorch zip checkpoint from disk. */
 export function readPytorchFile(file: string): PytorchContent {
+  try {
+    return readPytorchFileInner(file);
+  } catch (err) {
+    throw asPickleError(err);
+  }
+}
+
+function readPytorchFileInner(file: string): PytorchContent {
   let zip: ZipArchive;
   try {
     zip = ZipArchive.open(file);
@@ -250,8 +271,11 @@ export function readPytorchFile(file: string): PytorchContent {
 
 /** Reads a PyTorch zip checkpoint held in memory. */
 export function readPytorchBytes(bytes: Uint8Array, source = '<pytorch bytes>'): PytorchContent {
-  const zip = ZipArchive.fromBytes(bytes, source);
-  return readPytorchArchive(zip, source);
+  try {
+    return readPytorchArchive(ZipArchive.fromBytes(bytes, source), source);
+  } catch (err) {
+    throw asPickleError(err);
+  }
 }
 
 function readPytorchArchive(zip: ZipArchive, file: string): PytorchContent {

@@ -1,16 +1,65 @@
 import { Flags } from '@oclif/core';
+import * as fs from 'fs';
+import * as path from 'path';
 import { SpikeclipCommand } from '../../cli/base-command';
-import { NotAvailableError } from '../../cli/errors';
+import { EXIT, UserError } from '../../cli/errors';
+import { makeProvenance } from '../../cli/provenance';
+import { ConvertTeacherResult, convertHfClipFolder } from '../../models/clip-teacher-files';
 
 export default class ConvertTeacher extends SpikeclipCommand<typeof ConvertTeacher> {
   static override summary = 'Convert a Hugging Face CLIP folder into a spikeclip teacher checkpoint.';
-  static override examples = ['<%= config.bin %> convert teacher --from ~/models/clip-vit-base-patch16 --out ckpt/clip-b16'];
+  static override description = [
+    'Reads config.json, model.safetensors (preferred) or pytorch_model.bin (read safely: nothing in the file can run code),',
+    'vocab.json, merges.txt and preprocessor_config.json; checks every tensor against config.json; writes the checkpoint',
+    'atomically (nothing is written when anything is wrong). Tensor names stay the Hugging Face ones; see docs/convert.md.',
+  ].join('\n');
+
+  static override examples = [
+    '<%= config.bin %> convert teacher --from ~/models/clip-vit-base-patch16 --out ckpt/clip-b16',
+    '<%= config.bin %> convert teacher --from ./clip-vit-base-patch32 --out ckpt/clip-b32 --force --json',
+  ];
+
   static override flags = {
     from: Flags.string({ description: 'Hugging Face CLIP folder (config.json, model.safetensors or pytorch_model.bin, vocab.json, merges.txt).', required: true }),
     out: Flags.string({ description: 'Checkpoint directory to write.', required: true }),
+    force: Flags.boolean({ description: 'Replace --out if it is already a spikeclip checkpoint.', default: false }),
   };
 
-  async run(): Promise<never> {
-    throw new NotAvailableError('spikeclip convert teacher', 'the CLIP teacher and the safe PyTorch reader have not landed in this version');
+  async run(): Promise<ConvertTeacherResult> {
+    const { from, out, force } = this.flags;
+    checkOut(from, out, force);
+    this.progress.update(`converting ${from}`);
+    const result = await convertHfClipFolder(from, out, { provenance: { ...makeProvenance({ seed: this.flags.seed }), teacher: path.resolve(from) } });
+    this.progress.stop();
+    if (!this.jsonEnabled()) {
+      for (const n of result.notes) this.note(`note: ${n}`);
+      const v = result.vision;
+      const t = result.text;
+      this.log(`wrote teacher checkpoint ${result.out}`);
+      this.log(`  from      ${result.weightsFile} (${result.weightsFormat})`);
+      this.log(`  image     ViT ${v.layers} layers, width ${v.hiddenSize}, ${v.heads} heads, patch ${v.patchSize}, ${v.imageSize}x${v.imageSize}, ${v.hiddenAct}`);
+      this.log(`  text      ${t.layers} layers, width ${t.hiddenSize}, ${t.heads} heads, vocabulary ${t.vocabSize}, context ${t.contextLength}, ${t.hiddenAct}`);
+      this.log(`  embedding ${result.projectionDim}-d; ${result.tensors} tensors, ${result.parameters.toLocaleString('en-US')} parameters`);
+    }
+    return result;
   }
+}
+
+/** --out must not be the source, and may only replace an existing checkpoint with --force. */
+function checkOut(from: string, out: string, force: boolean): void {
+  const fix = 'choose a new --out directory';
+  if (path.resolve(from) === path.resolve(out)) throw new UserError(`--out ${out} is the same folder as --from`, { fix });
+  if (!fs.existsSync(out)) return;
+  const st = fs.statSync(out);
+  if (!st.isDirectory()) throw new UserError(`--out ${out} exists and is not a directory`, { fix, exitCode: EXIT.badInput, code: 'E_OUT_EXISTS' });
+  if (fs.readdirSync(out).length === 0) return;
+  const marker = path.join(out, 'config.json');
+  let isCkpt = false;
+  try {
+    isCkpt = JSON.parse(fs.readFileSync(marker, 'utf8')).format === 'spikeclip-checkpoint';
+  } catch {
+    isCkpt = false;
+  }
+  if (!isCkpt) throw new UserError(`refusing to replace ${out}: it exists and is not a spikeclip checkpoint`, { fix, exitCode: EXIT.badInput, code: 'E_OUT_EXISTS' });
+  if (!force) throw new UserError(`${out} is already a checkpoint`, { fix: 'pass --force to replace it, or choose a new --out', exitCode: EXIT.badInput, code: 'E_OUT_EXISTS' });
 }
