@@ -148,25 +148,35 @@ function renamed(split: FingerprintedSplit, name: string): FingerprintedSplit {
   return subsetSplit(split, Array.from({ length: split.size }, (_, i) => i), name);
 }
 
-/** Opens a split of a dataset by name (see the module comment for names and splits). */
-export async function openDataset(name: string, opts: OpenDatasetOptions): Promise<DatasetSplit> {
-  const { opener, ctx } = resolve(name, opts);
-  const plan = await splitPlan(opener, ctx);
-  const split = opts.split;
+type SplitPlan = Awaited<ReturnType<typeof splitPlan>>;
+
+/** Opens `split` by the plan; official splits are opened through `cache` (one open per split). */
+async function openByPlan(opener: DatasetOpener, ctx: DatasetContext, plan: SplitPlan, split: string, cache: Map<string, Promise<DatasetSplit>>): Promise<DatasetSplit> {
+  const official = (s: string) => {
+    let p = cache.get(s);
+    if (!p) cache.set(s, (p = opener.open(s, ctx)));
+    return p;
+  };
   if (!plan.splits.includes(split)) {
     const why = split === 'val' && ctx.valFraction === 0 && plan.source ? ' (nothing is carved with a validation fraction of 0)' : '';
     throw new DatasetError(`${ctx.name} has no split ${JSON.stringify(split)}${why}; valid splits: ${plan.splits.join(', ')}`);
   }
   const src = plan.source;
   const carving = src !== null && ctx.valFraction > 0;
-  if (plan.official.includes(split) && !(carving && split === 'train')) return opener.open(split, ctx);
+  if (plan.official.includes(split) && !(carving && split === 'train')) return official(split);
   // Derived: trainval = the whole source; train = source minus val (or the whole source); val = carved.
-  const whole = (await opener.open(src as string, ctx)) as FingerprintedSplit;
+  const whole = (await official(src as string)) as FingerprintedSplit;
   if (split === 'trainval' || !carving) return renamed(whole, split);
   const carved = carveValidation(labelsOf(whole), ctx.valFraction, ctx.seed);
   const out = subsetSplit(whole, split === 'val' ? carved.val : carved.train, split);
   if (out.fingerprint !== undefined) out.fingerprint += `|carve:${ctx.valFraction}:${ctx.seed}`;
   return out;
+}
+
+/** Opens a split of a dataset by name (see the module comment for names and splits). */
+export async function openDataset(name: string, opts: OpenDatasetOptions): Promise<DatasetSplit> {
+  const { opener, ctx } = resolve(name, opts);
+  return openByPlan(opener, ctx, await splitPlan(opener, ctx), opts.split, new Map());
 }
 
 export interface SplitInfo {
@@ -191,7 +201,8 @@ export interface DatasetInfo {
 
 /**
  * Split sizes, per-class counts, class names and the files found, for `data info`. Opens every
- * split (reads CIFAR's batches; decompresses image archives to their cache on first use).
+ * official split once (reads CIFAR's batches; decompresses image archives to their cache on first
+ * use) and derives the carved ones from it.
  */
 export async function datasetInfo(name: string, opts: Omit<OpenDatasetOptions, 'split'> = {}): Promise<DatasetInfo> {
   const { opener, ctx } = resolve(name, opts);
@@ -199,8 +210,9 @@ export async function datasetInfo(name: string, opts: Omit<OpenDatasetOptions, '
   const plan = await splitPlan(opener, ctx);
   const splits: SplitInfo[] = [];
   let classNames: string[] = [];
+  const cache = new Map<string, Promise<DatasetSplit>>();
   for (const s of plan.splits) {
-    const split = await openDataset(name, { ...opts, split: s });
+    const split = await openByPlan(opener, ctx, plan, s, cache);
     classNames = split.classNames;
     const counts = new Array<number>(split.classNames.length).fill(0);
     for (let i = 0; i < split.size; i++) {

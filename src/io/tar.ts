@@ -536,30 +536,26 @@ export async function extractTar(file: string, targetDir: string, opts: ExtractO
     return p;
   };
   try {
+    const fsFail = (what: string, e: unknown): never => {
+      if (e instanceof TarError) throw e;
+      throw new TarError(`${file}: cannot extract member ${JSON.stringify(what)}: ${(e as Error).message}`);
+    };
     await scanTar(file, {
       entry(e) {
-        if (e.type !== 'file' && e.type !== 'directory') {
-          const what = e.type === 'symlink' || e.type === 'hardlink' ? `${e.type} to ${JSON.stringify(e.linkname)}` : e.type === 'other' ? `unsupported member type ${JSON.stringify(e.typeflag)}` : e.type;
-          throw new TarError(`${file}: refusing member ${JSON.stringify(e.name)}: ${what} (archives with links or special files are not extracted)`);
+        try {
+          return extractEntry(e);
+        } catch (err) {
+          return fsFail(e.name, err);
         }
-        const rel = safeMemberPath(e.name, file);
-        if (rel === '') return false; // the archive's root folder entry ("./")
-        if (opts.filter && !opts.filter(e, rel)) return false;
-        const dest = inside(rel);
-        if (e.type === 'directory') {
-          fs.mkdirSync(dest, { recursive: true, mode: 0o755 });
-          result.directories++;
-          return false;
-        }
-        fs.mkdirSync(path.dirname(dest), { recursive: true, mode: 0o755 });
-        fd = fs.openSync(dest, 'w', 0o644);
-        result.files.push(rel);
-        return true;
       },
-      data(_e, chunk) {
-        let off = 0;
-        while (off < chunk.length) off += fs.writeSync(fd as number, chunk, off, chunk.length - off);
-        result.bytes += chunk.length;
+      data(e, chunk) {
+        try {
+          let off = 0;
+          while (off < chunk.length) off += fs.writeSync(fd as number, chunk, off, chunk.length - off);
+          result.bytes += chunk.length;
+        } catch (err) {
+          fsFail(e.name, err);
+        }
       },
       end() {
         fs.closeSync(fd as number);
@@ -571,6 +567,27 @@ export async function extractTar(file: string, targetDir: string, opts: ExtractO
   } finally {
     if (fd !== null) fs.closeSync(fd);
     fs.rmSync(staging, { recursive: true, force: true });
+  }
+
+  /** Checks one member, creates its folder or opens its file; true when its data should follow. */
+  function extractEntry(e: TarEntry): boolean {
+    if (e.type !== 'file' && e.type !== 'directory') {
+      const what = e.type === 'symlink' || e.type === 'hardlink' ? `${e.type} to ${JSON.stringify(e.linkname)}` : e.type === 'other' ? `unsupported member type ${JSON.stringify(e.typeflag)}` : e.type;
+      throw new TarError(`${file}: refusing member ${JSON.stringify(e.name)}: ${what} (archives with links or special files are not extracted)`);
+    }
+    const rel = safeMemberPath(e.name, file);
+    if (rel === '') return false; // the archive's root folder entry ("./")
+    if (opts.filter && !opts.filter(e, rel)) return false;
+    const dest = inside(rel);
+    if (e.type === 'directory') {
+      fs.mkdirSync(dest, { recursive: true, mode: 0o755 });
+      result.directories++;
+      return false;
+    }
+    fs.mkdirSync(path.dirname(dest), { recursive: true, mode: 0o755 });
+    fd = fs.openSync(dest, 'w', 0o644);
+    result.files.push(rel);
+    return true;
   }
 }
 

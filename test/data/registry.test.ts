@@ -215,3 +215,51 @@ test('datasetInfo: split sizes, origins, class counts, files found', async () =>
     ['setid.mat', true],
   ]);
 });
+
+describe('carveValidation', () => {
+  test('stratified, rounded per class, never a class\'s last sample, deterministic', () => {
+    const labels = [...new Array(10).fill(0), ...new Array(3).fill(1), 2, ...new Array(2).fill(3)];
+    const a = carveValidation(labels, 0.2, 7);
+    const valLabels = a.val.map((i) => labels[i]);
+    // class 0: round(2) = 2; class 1: round(0.6) = 1; class 2 (one sample): 0; class 3: round(0.4) -> at least 1.
+    expect(valLabels.sort()).toEqual([0, 0, 1, 3]);
+    expect([...a.train, ...a.val].sort((x, y) => x - y)).toEqual(labels.map((_, i) => i));
+    expect(a.train).toEqual([...a.train].sort((x, y) => x - y));
+    expect(carveValidation(labels, 0.2, 7)).toEqual(a);
+    const seeds = new Set(Array.from({ length: 8 }, (_, s) => carveValidation(labels, 0.2, s).val.join(',')));
+    expect(seeds.size).toBeGreaterThan(1);
+    expect(carveValidation(labels, 0, 7)).toEqual({ train: labels.map((_, i) => i), val: [] });
+    expect(carveValidation(new Array(4).fill(0), 0.9, 1).val).toHaveLength(3);
+    expect(() => carveValidation(labels, 1, 0)).toThrow(DatasetError);
+    expect(() => carveValidation(labels, -0.1, 0)).toThrow(/validation fraction must be in \[0, 1\)/);
+  });
+
+  test('datasetInfo opens each official split once', async () => {
+    const opened: string[] = [];
+    registerDataset('counted', {
+      usage: 'counted',
+      title: 'counts opens',
+      officialSplits: () => ['train', 'test'],
+      open: async (split) => {
+        opened.push(split);
+        return {
+          dataset: 'counted',
+          split,
+          classNames: ['a', 'b'],
+          size: 10,
+          files: [],
+          sample: (i: number) => ({ index: i, label: i % 2, id: `${split}-${i}` }),
+          source: () => ({ kind: 'rgb' as const, image: { width: 1, height: 1, data: new Uint8Array(3) } }),
+        };
+      },
+    });
+    const info = await datasetInfo('counted', { valFraction: 0.2 });
+    expect(info.splits.map((s) => [s.name, s.size])).toEqual([
+      ['train', 8],
+      ['val', 2],
+      ['test', 10],
+      ['trainval', 10],
+    ]);
+    expect(opened.sort()).toEqual(['test', 'train']);
+  });
+});

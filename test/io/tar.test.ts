@@ -189,6 +189,13 @@ describe('safe extraction', () => {
     expect(fs.readdirSync(target)).toEqual([]);
   });
 
+  test('a member whose parent is a file fails cleanly as a TarError', async () => {
+    const file = put('clash.tar', writeTar([{ name: 'a', data: 'file' }, { name: 'a/b.txt', data: 'x' }]));
+    const target = path.join(tmp, 'out');
+    await expect(extractTar(file, target)).rejects.toThrow(/clash\.tar: cannot extract member "a\/b\.txt": /);
+    expect(fs.readdirSync(target)).toEqual([]);
+  });
+
   test('never writes through a symbolic link already in the target', async () => {
     const outside = path.join(tmp, 'outside');
     fs.mkdirSync(outside);
