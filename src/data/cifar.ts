@@ -257,14 +257,18 @@ function makeSplit(name: CifarName, split: string, batches: CifarBatch[], classN
     while (starts[k] > i) k--;
     return [batches[k], i - starts[k]];
   };
-  const st = fs.statSync(src.path);
+  // The loader cache's key: the archive's size and mtime, or every batch file's for a folder.
+  const stamps = (src.kind === 'archive' ? [src.path] : batches.map((b) => b.file)).map((p) => {
+    const st = fs.statSync(p);
+    return `${st.size}:${Math.floor(st.mtimeMs)}`;
+  });
   return {
     dataset: name,
     split,
     classNames,
     size: total,
     files,
-    fingerprint: `${name}:${src.format}:${split}:${src.path}:${st.size}:${Math.floor(st.mtimeMs)}`,
+    fingerprint: `${name}:${src.format}:${split}:${src.path}:${stamps.join(',')}`,
     sample(i: number): Sample {
       const [b, r] = locate(i);
       return { index: i, label: b.labels[r], id: `${path.basename(b.file)}:${r}` };

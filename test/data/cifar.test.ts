@@ -46,6 +46,7 @@ describe.each(['binary', 'python'] as const)('%s version', (format) => {
     expectPixels(rgbOf(train, 0), fx.train[0]);
     expectPixels(rgbOf(train, 14), fx.train[14]);
     expect(train.files).toHaveLength(5);
+    expect((train as DatasetSplit & { fingerprint?: string }).fingerprint).toMatch(as === 'archive' ? /^cifar10:(binary|python):train:.*:\d+:\d+$/ : /^cifar10:(binary|python):train:.*:(\d+:\d+,){4}\d+:\d+$/);
     const test = await openCifar('cifar10', { dataDir: fx.path, split: 'test' });
     expect(test.size).toBe(4);
     expectPixels(rgbOf(test, 3), fx.test[3]);
