@@ -4,6 +4,7 @@ import * as path from 'path';
 import sharp from 'sharp';
 import { Batch, DataLoader, epochOrder, fingerprintSources } from '../../src/data/loader';
 import { openShapes } from '../../src/data/shapes';
+import { openDataset } from '../../src/data/registry';
 import * as transforms from '../../src/data/transforms';
 import { normalise, studentView, teacherView } from '../../src/data/transforms';
 import { DatasetError, DatasetSplit, ImageSource } from '../../src/data/types';
@@ -245,6 +246,27 @@ describe('undecodable images', () => {
     expect(bs2.reduce((a, b) => a + b.labels.length, 0)).toBe(7);
     expect(spy).toHaveBeenCalledTimes(9);
     await again.close();
+  });
+
+  it('a corrupt JPEG inside an image folder (registry folder:DIR) is skipped and counted', async () => {
+    const root = path.join(tmp, 'folder-ds');
+    for (const [cls, picks] of [['ant', [0, 1, 2]], ['bee', [3, 4]]] as const) {
+      fs.mkdirSync(path.join(root, cls), { recursive: true });
+      for (const k of picks) fs.copyFileSync(files[k], path.join(root, cls, path.basename(files[k])));
+    }
+    fs.writeFileSync(path.join(root, 'bee', 'broken.jpg'), fs.readFileSync(files[0]).subarray(0, 300));
+    const split = await openDataset(`folder:${root}`, { split: 'trainval' });
+    expect(split.size).toBe(6);
+    const warnings: string[] = [];
+    const loader = await DataLoader.open(split, { view: studentView(), batchSize: 4, cacheDir, onWarning: (m) => warnings.push(m) });
+    const bs = await collect(loader, 0);
+    expect(bs.reduce((a, b) => a + b.labels.length, 0)).toBe(5);
+    expect(loader.stats.skipped).toBe(1);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/broken\.jpg/);
+    await collect(loader, 1);
+    expect(loader.stats.decodedEncoded).toBe(6);
+    await loader.close();
   });
 
   it('fails on the first one with strict', async () => {
