@@ -11,7 +11,8 @@
  *   in a synchronous training step.
  * - Cache: the geometric view of every sample is written to a cache file during the first pass
  *   (see cache.ts); from then on (second epoch, next run) samples are read from it and no image
- *   file is decoded.
+ *   file is decoded. The key includes the view and the libvips version (resampling may change
+ *   between versions).
  * - Undecodable images (corrupt or truncated files): skipped with a warning and counted (the batch
  *   is then smaller), remembered in the cache so later epochs skip them without trying; with
  *   `strict` the first one is an error naming the file.
@@ -19,6 +20,7 @@
  *   epoch, sample), after the cache and before normalisation.
  */
 import { createHash } from 'crypto';
+import sharp from 'sharp';
 import * as fs from 'fs';
 import { applyAugment, AugmentOptions, augmentRng, drawAugment } from './augment';
 import { defaultCacheDir, ViewCache } from './cache';
@@ -211,7 +213,7 @@ export class DataLoader {
     const useCache = split.size > 0 && (cacheMode === true || (cacheMode === 'auto' && needsWork && split.size * itemBytes <= maxBytes));
     if (useCache) {
       const fingerprint = split.fingerprint ?? fingerprintSources(split);
-      this.cache = ViewCache.open(opts.cacheDir ?? defaultCacheDir(), { dataset: split.dataset, split: split.split, view: viewKey(this.view), fingerprint }, {
+      this.cache = ViewCache.open(opts.cacheDir ?? defaultCacheDir(), { dataset: split.dataset, split: split.split, view: `${viewKey(this.view)};vips=${sharp.versions.vips}`, fingerprint }, {
         count: split.size,
         width: this.view.size,
         height: this.view.size,

@@ -412,6 +412,8 @@ export function shapesFingerprint(opts: ShapesOptions, split: string): string {
     `colours=${layout.colours.join(',')}`,
     `kinds=${layout.kinds.join(',')}`,
     `held=${layout.heldOutLabels.join(',')}`,
+    // librsvg draws the shapes: another version may anti-alias edges differently.
+    `rsvg=${sharp.versions.rsvg ?? 'unknown'}`,
   ].join(';');
 }
 
