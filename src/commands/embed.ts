@@ -1,9 +1,18 @@
 import { Flags } from '@oclif/core';
 import { SpikeclipCommand } from '../cli/base-command';
-import { NotAvailableError } from '../cli/errors';
+import { UserError } from '../cli/errors';
+import { STUDENT_RESIZES, type StudentResize } from '../data/transforms';
+import { EmbedResult, embed, formatEmbedResult } from '../models/clip-teacher-embed';
 
 export default class Embed extends SpikeclipCommand<typeof Embed> {
   static override summary = 'Embed images and texts with a teacher or student checkpoint and show their cosine similarities.';
+  static override description = [
+    'Teacher checkpoints (from `convert teacher`) preprocess images as CLIP does (224 bicubic, centre crop) and',
+    'tokenize texts to 77 tokens; student checkpoints use the 32x32 student view and 20-token texts.',
+    'Embeddings are L2-normalised. With --json: image_embeds, text_embeds, token_ids, similarity, the model kind and',
+    'the backend. See docs/embed.md.',
+  ].join('\n');
+
   static override examples = [
     '<%= config.bin %> embed --model ckpt/clip-b16 --image cat.jpg --text "a photo of a cat" --text "a photo of a dog"',
     '<%= config.bin %> embed --model ckpt/student --image a.png --image b.png --json',
@@ -13,9 +22,27 @@ export default class Embed extends SpikeclipCommand<typeof Embed> {
     model: Flags.string({ description: 'Teacher or student checkpoint.', required: true }),
     image: Flags.string({ description: 'Image file (jpg, png, webp); repeatable.', multiple: true }),
     text: Flags.string({ description: 'Text; repeatable.', multiple: true }),
+    'student-resize': Flags.string({ description: 'How a student checkpoint sees images: the reference resize (224 then 32), antialias, or direct.', options: [...STUDENT_RESIZES], default: 'reference' }),
+    'batch-size': Flags.integer({ description: 'Images per forward pass.', default: 8, min: 1 }),
   };
 
-  async run(): Promise<never> {
-    throw new NotAvailableError('spikeclip embed', 'the CLIP tokenizer, image preprocessing and the teacher have not landed in this version');
+  async run(): Promise<EmbedResult> {
+    const images = this.flags.image ?? [];
+    const texts = this.flags.text ?? [];
+    if (images.length === 0 && texts.length === 0) {
+      throw new UserError('nothing to embed', { fix: 'give at least one --image FILE or --text "..."' });
+    }
+    await this.useBackend();
+    const result = await embed({
+      model: this.flags.model,
+      images,
+      texts,
+      studentResize: this.flags['student-resize'] as StudentResize,
+      batchSize: this.flags['batch-size'],
+      onProgress: (t) => this.progress.update(t),
+    });
+    this.progress.stop();
+    if (!this.jsonEnabled()) this.log(formatEmbedResult(result));
+    return result;
   }
 }
