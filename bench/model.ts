@@ -48,7 +48,9 @@ export async function benchImageInfer(o: ModelBenchOptions): Promise<BenchResult
   const enc = new SpikeClipImageEncoder(cfg, { seed: 1 });
   const x = tf.randomNormal([o.batch, cfg.imageSize, cfg.imageSize, cfg.inChannels], 0, 1, 'float32', 2);
   const times = await timeReps(() => {
-    tf.tidy(() => enc.forward(x, INFERENCE).dataSync());
+    tf.tidy(() => {
+      enc.forward(x, INFERENCE).dataSync();
+    });
   }, o.reps, o.warmup);
   const r = result(`image-infer/${o.preset}/b${o.batch}`, 'images', o.batch, times, { T: cfg.timeSteps });
   x.dispose();

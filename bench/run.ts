@@ -67,7 +67,10 @@ async function matmulBaseline(reps: number): Promise<BenchResult> {
   const a = tf.randomNormal([n, n], 0, 1, 'float32', 1);
   const b = tf.randomNormal([n, n], 0, 1, 'float32', 2);
   const times = await timeReps(() => {
-    tf.tidy(() => tf.matMul(a, b).dataSync());
+    // (a tidy must return nothing: returning the typed array makes TF.js walk it, ~1 s per 1M values)
+    tf.tidy(() => {
+      tf.matMul(a, b).dataSync();
+    });
   }, Math.max(reps, 3));
   tf.dispose([a, b]);
   const s = median(times);
