@@ -6,7 +6,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { Module, ModuleError, type ForwardContext } from '../module';
 import { InitRng, torchDefaultInit } from './init';
-import { reportOps, type ObserveSpec } from './observe';
+import type { FanOutMap } from '../monitor';
+import { convFanOutMap, reportOps, type ObserveSpec } from './observe';
 
 export interface Conv2dOptions {
   /** Dotted layer name used in monitor records, e.g. `image.patch_embed.block1_conv`. */
@@ -30,6 +31,8 @@ export class Conv2d extends Module {
   readonly padding: number | 'same' | 'valid';
   readonly weight: tf.Variable;
   readonly bias: tf.Variable | null;
+  /** Exact per-position fan-out maps by input/output size (built only when a monitor asks). */
+  private readonly fanOutMaps = new Map<string, FanOutMap>();
 
   constructor(o: Conv2dOptions) {
     super();
@@ -60,7 +63,18 @@ export class Conv2d extends Module {
     });
     if (ctx?.monitor && observe) {
       const [n, ho, wo] = y.shape;
-      reportOps(ctx, observe, this.name, x, n * ho * wo * this.outChannels * this.inChannels * this.kernelSize * this.kernelSize);
+      const [, h, w] = x.shape;
+      // exact synaptic operations: border pixels have fewer taps than kernelSize^2
+      const map = () => {
+        const key = `${h}x${w}>${ho}x${wo}`;
+        let m = this.fanOutMaps.get(key);
+        if (!m) {
+          m = convFanOutMap(h, w, ho, wo, this.kernelSize, this.stride, this.padding, this.outChannels);
+          this.fanOutMaps.set(key, m);
+        }
+        return m;
+      };
+      reportOps(ctx, observe, this.name, x, n * ho * wo * this.outChannels * this.inChannels * this.kernelSize * this.kernelSize, map);
     }
     return y;
   }
