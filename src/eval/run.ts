@@ -1,0 +1,329 @@
+/**
+ * The `eval` service: zero-shot classification of one or more datasets with a student or teacher
+ * checkpoint (METHOD.md section 7).
+ *
+ * For each dataset: open the split (a seeded random subset with `limit`), resolve the candidate
+ * class names (dataset names, or a user file: replace / expand) and the prompts (the dataset's
+ * templates or a user file), build or fetch W, run every image through the image encoder
+ * (BatchNorm in inference mode; students with a spike monitor for the firing rates), rank the
+ * candidates by cosine similarity, compute the metrics, and write the result file and the plot.
+ * Everything that can be checked without the model (files, flags, datasets, class names) is
+ * checked before the weights are loaded; with `skipExisting` a dataset whose output file exists
+ * is not evaluated at all.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import * as tf from '@tensorflow/tfjs';
+import { UserError } from '../cli/errors';
+import { defaultCacheDir } from '../data/cache';
+import { preprocessClipImages } from '../data/clip-preprocess';
+import { DataLoader } from '../data/loader';
+import { openDataset } from '../data/registry';
+import { permutation, rngOf } from '../data/rng';
+import { subsetSplit } from '../data/splits';
+import type { StudentResize } from '../data/transforms';
+import { DatasetError, DatasetSplit } from '../data/types';
+import { SpikeMonitor } from '../snn/monitor';
+import { buildClassMatrix, classMatrixCached, ZeroShotClassifier } from './classifier';
+import {
+  CandidateSet,
+  ClassNamesSpec,
+  defaultTemplates,
+  hashJson,
+  promptsPerClass,
+  readClassNamesFile,
+  readTemplatesFile,
+  resolveCandidates,
+  TemplateSpec,
+} from './label-files';
+import { computeMetrics } from './metrics';
+import { EvalModel, loadEvalModel } from './models';
+import { plotFormat, writeConfusionPlot } from './plot';
+import { buildResult, EvalResultJson, EvalRun, expandOutputTemplate, FiringRate, writeResultFile } from './results';
+
+export interface EvalOptions {
+  checkpoint: string;
+  datasets: string[];
+  dataDir?: string;
+  /** Split to evaluate (default 'test'). */
+  split?: string;
+  /** Seed of the --limit subset, the carved validation split and the synthetic shapes (default 0). */
+  seed?: number;
+  templatesFile?: string;
+  classNamesFile?: string;
+  /** Allow more class names than classes: the extra ones are distractors. */
+  expand?: boolean;
+  renormalize?: boolean;
+  /** Result file; may contain {dataset}, {checkpoint}, {split}. */
+  output?: string;
+  skipExisting?: boolean;
+  /** Confusion-matrix picture (.svg or .png); may contain the same placeholders. */
+  plot?: string;
+  /** Evaluate a seeded random subset of this many images. */
+  limit?: number;
+  /** Images per forward pass (default 32). */
+  batchSize?: number;
+  /** How a student sees images (default 'reference'). */
+  studentResize?: StudentResize;
+  /** Measure the image encoder's firing rates (students; default true). */
+  firingRates?: boolean;
+  /** Cache W on disk (default true). */
+  classifierCache?: boolean;
+  /** Cache root (default SPIKECLIP_CACHE, else ~/.cache/spikeclip). */
+  cacheDir?: string;
+  backend?: { name: string; threads: number; simd: boolean };
+  provenance?: Record<string, unknown>;
+  onProgress?: (text: string) => void;
+  onNote?: (line: string) => void;
+  onWarning?: (message: string) => void;
+}
+
+interface Planned {
+  dataset: string;
+  output?: string;
+  plot?: string;
+}
+
+interface Prepared extends Planned {
+  split: DatasetSplit;
+  splitSize: number;
+  candidates: CandidateSet;
+  templates: TemplateSpec;
+  templatesSource: string;
+  prompts: string[][];
+}
+
+function usage(message: string, fix: string): UserError {
+  return new UserError(message, { fix });
+}
+
+/** Checks the flags and fills the output/plot templates per dataset. */
+function plan(o: EvalOptions): Planned[] {
+  if (o.datasets.length === 0) throw usage('no dataset to evaluate', 'give --dataset NAME (cifar10, cifar100, flowers102, pets, shapes or folder:DIR); repeat it for several');
+  const dup = o.datasets.find((d, i) => o.datasets.indexOf(d) !== i);
+  if (dup !== undefined) throw usage(`--dataset ${dup} is given twice`, 'name each dataset once');
+  if (o.limit !== undefined && (!Number.isInteger(o.limit) || o.limit < 1)) throw usage(`--limit must be a positive integer, got ${o.limit}`, 'give --limit N with N >= 1');
+  if (o.skipExisting && o.output === undefined) throw usage('--skip-existing needs --output', 'give --output FILE (e.g. "results/{dataset}_{checkpoint}.json")');
+  if (o.plot !== undefined) plotFormat(o.plot);
+  const split = o.split ?? 'test';
+  const many = o.datasets.length > 1;
+  for (const [flag, tpl] of [['--output', o.output], ['--plot', o.plot]] as const) {
+    if (tpl !== undefined && many && !tpl.includes('{dataset}')) {
+      throw usage(`${flag} ${tpl} would be overwritten by each of the ${o.datasets.length} datasets`, `put {dataset} in the file name, e.g. "results/{dataset}_{checkpoint}${flag === '--plot' ? '.svg' : '.json'}"`);
+    }
+  }
+  const planned = o.datasets.map((dataset) => {
+    const vars = { dataset, checkpoint: o.checkpoint, split };
+    return {
+      dataset,
+      output: o.output === undefined ? undefined : expandOutputTemplate(o.output, vars),
+      plot: o.plot === undefined ? undefined : expandOutputTemplate(o.plot, vars),
+    };
+  });
+  const outs = planned.map((p) => p.output && path.resolve(p.output)).filter((x): x is string => x !== undefined);
+  if (new Set(outs).size !== outs.length) throw usage(`--output ${o.output} gives the same file for two datasets`, 'make the file names differ, e.g. with {dataset}');
+  return planned;
+}
+
+/** A seeded random subset of `limit` samples (in index order), or the split itself. */
+function limited(split: DatasetSplit, limit: number | undefined, seed: number): DatasetSplit {
+  if (limit === undefined || limit >= split.size) return split;
+  const perm = permutation(split.size, rngOf(seed, 'eval-limit'));
+  const idx = Array.from(perm.subarray(0, limit)).sort((a, b) => a - b);
+  return subsetSplit(split, idx, split.split);
+}
+
+async function prepare(o: EvalOptions, p: Planned, classSpec: ClassNamesSpec | undefined, templateFile: TemplateSpec | undefined): Promise<Prepared> {
+  const split = o.split ?? 'test';
+  const seed = o.seed ?? 0;
+  const full = await openDataset(p.dataset, { dataDir: o.dataDir, split, seed });
+  if (full.size === 0) throw new DatasetError(`${p.dataset} (${split}) has no images`);
+  if (full.classNames.length === 0) throw new DatasetError(`${p.dataset} has no class names, so it cannot be classified zero-shot (is it a captioned set?)`);
+  const candidates = resolveCandidates(full.classNames, classSpec, { expand: o.expand, source: o.classNamesFile, dataset: p.dataset });
+  const templates = templateFile ?? { kind: 'list' as const, templates: [...defaultTemplates(p.dataset)] };
+  const templatesSource = o.templatesFile !== undefined ? path.resolve(o.templatesFile) : `default:${p.dataset.split(':')[0]}`;
+  const prompts = promptsPerClass(candidates.names, templates, o.templatesFile ?? 'templates');
+  // render/load the pixels once (the synthetic set renders here), then take the subset
+  await full.prepare?.();
+  return { ...p, split: limited(full, o.limit, seed), splitSize: full.size, candidates, templates, templatesSource, prompts };
+}
+
+interface Ranked {
+  labels: Int32Array;
+  topk: Int32Array;
+  k: number;
+  zeroEmbeddings: number;
+  skipped: number;
+  seconds: number;
+}
+
+/** Runs the images of `split` through the model and ranks the candidates. */
+async function rankImages(o: EvalOptions, model: EvalModel, split: DatasetSplit, clf: ZeroShotClassifier, monitor: SpikeMonitor | undefined, label: string): Promise<Ranked> {
+  const bs = o.batchSize ?? 32;
+  const labels: number[] = [];
+  const topks: Int32Array[] = [];
+  let zero = 0;
+  let done = 0;
+  const t0 = process.hrtime.bigint();
+  const step = (pixels: Float32Array, shape: [number, number, number, number], ys: ArrayLike<number>): void => {
+    const feats = tf.tidy(() => model.encodeImages(tf.tensor4d(pixels, shape), monitor));
+    try {
+      const pred = clf.classify(feats);
+      topks.push(pred.topk);
+      zero += pred.zeroEmbeddings;
+    } finally {
+      feats.dispose();
+    }
+    for (let i = 0; i < ys.length; i++) labels.push(ys[i]);
+    done += ys.length;
+    o.onProgress?.(`${label}: ${done}/${split.size} images`);
+  };
+  let skipped = 0;
+  if (model.image.kind === 'view') {
+    const loader = await DataLoader.open(split, {
+      view: model.image.view,
+      mean: model.image.mean,
+      std: model.image.std,
+      batchSize: bs,
+      shuffle: false,
+      // a --limit subset is not worth a cache file of its own
+      cache: o.limit !== undefined ? false : 'auto',
+      cacheDir: o.cacheDir,
+      onWarning: o.onWarning,
+    });
+    try {
+      for await (const b of loader.epoch(0)) step(b.images, b.shape, b.labels);
+      skipped = loader.stats.skipped;
+    } finally {
+      await loader.close();
+    }
+  } else {
+    const S = model.image.size;
+    for (let s = 0; s < split.size; s += bs) {
+      const idx = Array.from({ length: Math.min(bs, split.size - s) }, (_, j) => s + j);
+      const pixels = await preprocessClipImages(idx.map((i) => split.source(i)), model.image.preprocess, S);
+      step(pixels, [idx.length, S, S, 3], idx.map((i) => split.sample(i).label));
+    }
+  }
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const k = clf.k;
+  const topk = new Int32Array(labels.length * k);
+  let off = 0;
+  for (const t of topks) {
+    topk.set(t, off);
+    off += t.length;
+  }
+  return { labels: Int32Array.from(labels), topk, k, zeroEmbeddings: zero, skipped, seconds };
+}
+
+function firingRates(monitor: SpikeMonitor): FiringRate[] {
+  return monitor
+    .observations()
+    .filter((r) => r.kind === 'ac')
+    .map((r) => ({ layer: r.layer, rate: r.inputElements > 0 ? r.nonZero / r.inputElements : 0, input_elements: r.inputElements, non_zero: r.nonZero }));
+}
+
+async function evaluateOne(o: EvalOptions, model: EvalModel, p: Prepared): Promise<EvalResultJson> {
+  const label = `${p.dataset} ${p.split.split}`;
+  const templatesHash = hashJson(p.templates.kind === 'list' ? p.templates.templates : p.templates.prompts);
+  const classNamesHash = hashJson(p.candidates.names);
+  const renormalize = o.renormalize ?? false;
+  const nPrompts = p.prompts.reduce((s, x) => s + x.length, 0);
+  const W = await classMatrixCached({
+    cacheDir: o.classifierCache === false ? undefined : o.cacheDir ?? defaultCacheDir(),
+    key: { checkpointHash: model.hash, tokenizerHash: model.tokenizerHash, templatesHash, classNamesHash, renormalize, contextLength: model.contextLength },
+    expect: { numClasses: p.candidates.names.length },
+    build: () =>
+      buildClassMatrix({
+        prompts: p.prompts,
+        encodeTexts: (texts) => model.encodeTexts(texts),
+        renormalize,
+        onProgress: (d, t) => o.onProgress?.(`${label}: class matrix, ${d}/${t} prompts`),
+      }),
+    onWarning: o.onWarning,
+  });
+  o.onNote?.(
+    `${label}: ${p.split.size} images${p.split.size < p.splitSize ? ` (seeded random subset of ${p.splitSize})` : ''}, ${p.candidates.names.length} candidates, ${nPrompts} prompts, class matrix ${W.hit ? 'from the cache' : 'built'}`,
+  );
+  const clf = new ZeroShotClassifier(W.matrix);
+  const monitor = model.kind === 'student' && o.firingRates !== false ? new SpikeMonitor() : undefined;
+  let ranked: Ranked;
+  try {
+    ranked = await rankImages(o, model, p.split, clf, monitor, label);
+  } finally {
+    clf.dispose();
+  }
+  const metrics = computeMetrics({ labels: ranked.labels, topk: ranked.topk, k: ranked.k }, p.candidates.numClasses, p.candidates.names.length, p.candidates.names);
+  return buildResult({
+    dataset: p.split.dataset,
+    checkpoint: { path: model.dir, hash: model.hash, kind: model.kind },
+    timeSteps: model.timeSteps,
+    imageSize: model.imageSize,
+    studentResize: model.kind === 'student' ? o.studentResize ?? 'reference' : undefined,
+    backend: o.backend,
+    seed: o.seed ?? 0,
+    split: p.split.split,
+    splitSize: p.splitSize,
+    limit: p.split.size < p.splitSize ? o.limit : undefined,
+    skippedImages: ranked.skipped,
+    zeroEmbeddings: ranked.zeroEmbeddings,
+    metrics,
+    candidateNames: p.candidates.names,
+    templates: {
+      source: p.templatesSource,
+      kind: p.templates.kind,
+      count: p.templates.kind === 'list' ? p.templates.templates.length : nPrompts,
+      hash: templatesHash,
+    },
+    classnames: {
+      source: p.candidates.source === 'dataset' ? 'dataset' : path.resolve(p.candidates.source),
+      mode: p.candidates.mode,
+      hash: classNamesHash,
+      replaced: p.candidates.replaced,
+      distractors: p.candidates.distractors,
+    },
+    renormalize,
+    firingRates: monitor ? firingRates(monitor) : undefined,
+    classifier: { cached: W.hit, file: W.file },
+    seconds: ranked.seconds,
+    provenance: o.provenance,
+  });
+}
+
+/** Evaluates every dataset of `o` (see the module comment). */
+export async function runEval(o: EvalOptions): Promise<EvalRun> {
+  const planned = plan(o);
+  const templateFile = o.templatesFile !== undefined ? readTemplatesFile(o.templatesFile) : undefined;
+  const classSpec = o.classNamesFile !== undefined ? readClassNamesFile(o.classNamesFile) : undefined;
+  const run: EvalRun = { results: [], files: [], skipped: [] };
+  const todo: Planned[] = [];
+  for (const p of planned) {
+    if (o.skipExisting && p.output !== undefined && fs.existsSync(p.output)) {
+      run.skipped.push({ dataset: p.dataset, output: p.output });
+      o.onNote?.(`${p.dataset}: skipped, ${p.output} exists (--skip-existing)`);
+    } else todo.push(p);
+  }
+  if (todo.length === 0) return run;
+  // the built-in synthetic set registers itself on import
+  await import('../data/shapes-dataset');
+  const prepared: Prepared[] = [];
+  for (const p of todo) {
+    o.onProgress?.(`opening ${p.dataset} (${o.split ?? 'test'})`);
+    prepared.push(await prepare(o, p, classSpec, templateFile));
+  }
+  o.onProgress?.(`loading ${o.checkpoint}`);
+  const model = await loadEvalModel(o.checkpoint, { studentResize: o.studentResize });
+  try {
+    o.onNote?.(`model: ${model.description}`);
+    for (const p of prepared) {
+      const result = await evaluateOne(o, model, p);
+      if (p.output !== undefined) await writeResultFile(p.output, result);
+      if (p.plot !== undefined) await writeConfusionPlot(p.plot, result);
+      run.results.push(result);
+      run.files.push({ dataset: result.dataset, ...(p.output !== undefined ? { output: p.output } : {}), ...(p.plot !== undefined ? { plot: p.plot } : {}) });
+    }
+  } finally {
+    model.dispose();
+  }
+  return run;
+}

@@ -1,0 +1,55 @@
+/**
+ * Fixtures for the eval tests: a micro student checkpoint (a few thousand parameters, with a small
+ * byte-level CLIP vocabulary whose size is the text encoder's embedding size) and temporary
+ * folders.
+ */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { SpikeClip } from '../../src/models/spikeclip';
+import { SpikeClipConfig, validateConfig } from '../../src/models/config';
+import { DEFAULT_NEURON } from '../../src/snn/neuron-config';
+import { saveStudentCheckpoint } from '../../src/train/student-checkpoint';
+import { smallClipVocab, VocabFiles } from './clip-vocab';
+
+/** Words of the shapes classes and the shapes/CIFAR templates, so prompts tokenize to a few tokens. */
+export const EVAL_WORDS = [
+  'a', 'photo', 'of', 'the', 'drawing', 'rendering',
+  'red', 'orange', 'yellow', 'green', 'blue', 'purple',
+  'circle', 'square', 'triangle', 'star', 'hexagon', 'cross',
+];
+
+export function tmpDir(prefix = 'eval-'): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+export function microStudentConfig(vocabSize: number, opts: { outputDim?: number; timeSteps?: number } = {}): SpikeClipConfig {
+  const neuron = { ...DEFAULT_NEURON, surrogate: { ...DEFAULT_NEURON.surrogate } };
+  const T = opts.timeSteps ?? 2;
+  const D = opts.outputDim ?? 12;
+  return validateConfig({
+    image: { embedDim: 16, depth: 1, heads: 2, mlpRatio: 2, timeSteps: T, imageSize: 32, inChannels: 3, outputDim: D, neuron, attnThreshold: 0.5, attnScale: 0.125 },
+    text: { contextLength: 20, vocabSize, width: 8, maxPositions: 77, hidden: 16, outputDim: D, timeSteps: T, neuron: { ...neuron } },
+  });
+}
+
+export interface MicroStudent {
+  dir: string;
+  config: SpikeClipConfig;
+  vocab: VocabFiles;
+}
+
+/** Writes a micro student checkpoint (seeded weights) to `dir`, with tokenizer files unless `tokenizer: false`. */
+export async function writeMicroStudent(dir: string, opts: { seed?: number; tokenizer?: boolean; words?: string[]; timeSteps?: number } = {}): Promise<MicroStudent> {
+  const vocab = smallClipVocab(opts.words ?? EVAL_WORDS);
+  const config = microStudentConfig(vocab.vocab.size, { timeSteps: opts.timeSteps });
+  const model = new SpikeClip(config, { seed: opts.seed ?? 3 });
+  const enc = new TextEncoder();
+  const tokenizerFiles = opts.tokenizer === false ? undefined : new Map([['vocab.json', enc.encode(vocab.vocabJson)], ['merges.txt', enc.encode(vocab.mergesTxt)]]);
+  try {
+    await saveStudentCheckpoint(dir, model, { tokenizerFiles });
+  } finally {
+    model.dispose();
+  }
+  return { dir, config, vocab };
+}
