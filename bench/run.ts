@@ -4,7 +4,7 @@
  *
  * Options:
  *   --json                 one JSON document on stdout (progress on stderr)
- *   --only a,b             suites: matmul, model, tiny, text, gradients, teacher, data (default: all but gradients)
+ *   --only a,b             suites: matmul, lif, model, tiny, text, gradients, teacher, data (default: all but gradients)
  *   --quick                small batches and one repetition (a smoke run, minutes not tens of minutes)
  *   --backend NAME         auto|node|wasm|cpu (default auto)
  *   --reps N               timed repetitions per case (default 3; 1 with --quick)
@@ -20,6 +20,7 @@ import { installTrainingKernels } from '../src/backend/gradients';
 import { describeArchitecture } from '../src/models/describe';
 import { getPreset } from '../src/models/config';
 import { BenchResult, machineState, median, timeReps } from './common';
+import { benchLif } from './kernels';
 import { benchImageInfer, benchImageTrain, benchTextTrain } from './model';
 
 interface Args {
@@ -31,7 +32,7 @@ interface Args {
   compareTorch: boolean;
 }
 
-const ALL = ['matmul', 'model', 'tiny', 'text', 'teacher', 'data'];
+const ALL = ['matmul', 'lif', 'model', 'tiny', 'text', 'teacher', 'data'];
 
 function parseArgs(argv: string[]): Args {
   const a: Args = { json: false, only: new Set(ALL), quick: false, backend: 'auto', reps: 3, compareTorch: false };
@@ -129,6 +130,15 @@ async function main(): Promise<void> {
     r.details.effectiveGflops = Math.round(gflops * 100) / 100;
     ratios[`${r.name} effective GFLOP/s vs matmul baseline`] = gflops / base.perSecond;
   };
+
+  if (args.only.has('lif')) {
+    log('running fused LIF vs composed ops ...');
+    for (const r of await benchLif({ quick: args.quick, reps: args.reps })) {
+      results.push(r);
+      log(`  ${r.name}: fused ${String(r.details.fusedMs)} ms, composed ${String(r.details.composedMs)} ms (${String(r.details.speedup)}x)`);
+      ratios[`${r.name} fused vs composed speed-up`] = Number(r.details.speedup);
+    }
+  }
 
   let ourTrain: BenchResult | undefined;
   let ourInfer: BenchResult | undefined;

@@ -20,6 +20,8 @@ import * as tf from '@tensorflow/tfjs';
 import { Module, type ForwardContext } from './module';
 import { DEFAULT_NEURON, NEURON_KINDS, type NeuronConfig, type NeuronKind } from './neuron-config';
 import { NeuronConfigError, spikeFn, validateSurrogate } from './surrogate';
+import { fusedLif, fusedLifAvailable, fusedLifSupports } from './fused/lif-kernels';
+import { fusedKernelsEnabled } from './fused/switch';
 
 /** Spikes together with the membrane sequences, all shaped like the input [T, B, ...]. */
 export interface NeuronTrace {
@@ -44,17 +46,33 @@ export class MultiStepNeuron extends Module {
   /** PLIF's learnable scalar (1/tau = sigmoid(w)); null for LIF and IF. */
   readonly w: tf.Variable | null;
   private readonly fire: (x: tf.Tensor) => tf.Tensor;
+  /** The fused one-kernel path (src/snn/fused) for LIF and IF; null for PLIF. */
+  private readonly fused: ((x: tf.Tensor) => tf.Tensor) | null;
 
   constructor(cfg: NeuronConfig) {
     super();
     this.config = Object.freeze({ ...validateNeuronConfig(cfg) });
     this.fire = spikeFn(this.config.surrogate);
+    this.fused = fusedLifSupports(this.config) ? fusedLif(this.config) : null;
     this.w = this.config.kind === 'plif' ? this.addParam('w', tf.scalar(-Math.log(this.config.tau - 1) || 0)) : null;
   }
 
-  /** Spikes for input x [T, B, ...] (same shape, float32 0/1). */
+  /**
+   * Spikes for input x [T, B, ...] (same shape, float32 0/1). LIF and IF run the fused kernels
+   * (src/snn/fused) where the backend has them, unless they are switched off; the result and
+   * its gradient equal the composed path's (`forwardComposed`).
+   */
   forward(x: tf.Tensor, ctx?: ForwardContext): tf.Tensor {
     void ctx; // neurons have no training/inference difference and no synaptic operations to report
+    const fused = this.fused;
+    if (fused && x.rank >= 2 && fusedKernelsEnabled() && fusedLifAvailable()) {
+      return tf.tidy(() => fused(x.dtype === 'float32' ? x : tf.cast(x, 'float32')));
+    }
+    return this.forwardComposed(x);
+  }
+
+  /** `forward` on the composed tensor-op path (the reference of the fused kernels). */
+  forwardComposed(x: tf.Tensor): tf.Tensor {
     return tf.tidy(() => this.simulate(x, false).spikes);
   }
 

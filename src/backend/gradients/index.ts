@@ -16,6 +16,8 @@
  * - BatchMatMul (replaced; transposed or batched products ran a scalar loop at 0.4-2 GFLOP/s)
  *   with explicit transposes and batch folding onto XNNPACK's fast path;
  * - UnsortedSegmentSum (missing: the gradient of gather / embedding lookups);
+ * - Identity (replaced; the built-in copies the data, and the engine runs it for every tensor
+ *   it saves for the backward pass) sharing the data as the cpu backend's does;
  * - DepthwiseConv2dNativeBackpropFilter / -Input (missing) from elementwise ops and a
  *   depthwise conv.
  * Other backends (cpu, tensorflow) have all these kernels already and get nothing else.
@@ -28,6 +30,7 @@ import type { BackendInfo } from '../index';
 import { batchMatMulConfig } from '../kernels/batch-matmul';
 import { conv2DBackpropFilterConfig, conv2DBackpropInputConfig } from '../kernels/conv2d-backprop';
 import { depthwiseBackpropFilterConfig, depthwiseBackpropInputConfig } from '../kernels/depthwise-backprop';
+import { identityConfig } from '../kernels/identity';
 import { unsortedSegmentSumConfig } from '../kernels/segment-sum';
 import { isRegistered, rememberBuiltin, replaceKernel, restoreBuiltin } from '../kernels/wasm-ops';
 import { gatherGradConfig, setPreviousGatherGradient } from './gather';
@@ -43,6 +46,7 @@ export const WASM_TRAINING_KERNELS: readonly KernelConfig[] = [
   unsortedSegmentSumConfig,
   depthwiseBackpropFilterConfig,
   depthwiseBackpropInputConfig,
+  identityConfig,
 ];
 
 /** Gradients we register for all backends. */

@@ -1,0 +1,197 @@
+/**
+ * The multi-step LIF / IF neuron as plain loops over Float32Arrays laid out [T, N] (time-major,
+ * N = every other axis): the forward over all T steps in one pass, and the backward (BPTT with
+ * the surrogate derivative) in one more. Used by the fused kernels in ./lif-kernels.ts.
+ *
+ * The forward reproduces MultiStepNeuron's composed ops bit for bit: every float32 operation of
+ * the composed path (sub, mul, add, each rounded to float32) is mirrored with Math.fround, in
+ * the same order (double rounding through float64 is exact for +, -, *), so the spikes are
+ * identical, not merely close. The backward recomputes H from the saved input (one cheap pass)
+ * in blocks of neurons that stay in cache, then runs BPTT:
+ *
+ *   u_t = H_t - V_th,  S_t = [u_t >= 0],  g_t = surrogate'(u_t)
+ *   hard reset: V_t = H_t (1 - S_t) + V_r S_t  ->  dV_t/dH_t = 1 - S_t,  dV_t/dS_t = V_r - H_t
+ *   soft reset: V_t = H_t - V_th S_t           ->  dV_t/dH_t = 1,        dV_t/dS_t = -V_th
+ *   (with detachReset the dV_t/dS_t term is dropped)
+ *   LIF: H_t = V_{t-1} + (X_t - (V_{t-1} - V_r)) k  ->  dH/dX = k, dH/dV_{t-1} = 1 - k
+ *   IF:  H_t = V_{t-1} + X_t                        ->  dH/dX = 1, dH/dV_{t-1} = 1
+ *   dS_t = dy_t + dV_t dV_t/dS_t;  dH_t = dS_t g_t + dV_t dV_t/dH_t
+ *   dX_t = dH_t dH/dX;  dV_{t-1} = dH_t dH/dV_{t-1}
+ */
+import type { SurrogateName } from '../neuron-config';
+
+export interface LifParams {
+  /** 'lif' (leaky, decay k = 1/tau) or 'if' (no leak). */
+  kind: 'lif' | 'if';
+  /** 1/tau (LIF only). */
+  decay: number;
+  vThreshold: number;
+  /** Hard reset to vReset, or soft reset (subtract vThreshold) when false. */
+  hardReset: boolean;
+  /** Reset potential (hard reset) and initial membrane; 0 for soft reset. */
+  vReset: number;
+  detachReset: boolean;
+  surrogate: SurrogateName;
+  alpha: number;
+}
+
+const f = Math.fround;
+
+/** Spikes s [T, N] of inputs x [T, N]; `v` is scratch of length N. */
+export function lifForward(p: LifParams, x: Float32Array, s: Float32Array, T: number, N: number, v: Float32Array): void {
+  const k = f(p.decay);
+  const vth = f(p.vThreshold);
+  const vr = f(p.hardReset ? p.vReset : 0);
+  const leaky = p.kind === 'lif';
+  v.fill(vr, 0, N);
+  if (leaky && p.hardReset) {
+    for (let t = 0; t < T; t++) {
+      const o = t * N;
+      for (let i = 0; i < N; i++) {
+        const vi = v[i];
+        const h = f(f(f(x[o + i] - f(vi - vr)) * k) + vi);
+        const fire = f(h - vth) >= 0;
+        s[o + i] = fire ? 1 : 0;
+        v[i] = fire ? vr : h;
+      }
+    }
+  } else if (leaky) {
+    for (let t = 0; t < T; t++) {
+      const o = t * N;
+      for (let i = 0; i < N; i++) {
+        const vi = v[i];
+        const h = f(f(f(x[o + i] - vi) * k) + vi);
+        const u = f(h - vth);
+        const fire = u >= 0;
+        s[o + i] = fire ? 1 : 0;
+        v[i] = fire ? u : h;
+      }
+    }
+  } else {
+    for (let t = 0; t < T; t++) {
+      const o = t * N;
+      for (let i = 0; i < N; i++) {
+        const h = f(x[o + i] + v[i]);
+        const u = f(h - vth);
+        const fire = u >= 0;
+        s[o + i] = fire ? 1 : 0;
+        v[i] = fire ? (p.hardReset ? vr : u) : h;
+      }
+    }
+  }
+}
+
+/** H [T, n] for neurons [i0, i0 + n) of x [T, N]. */
+function chargeBlock(p: LifParams, x: Float32Array, H: Float32Array, T: number, N: number, i0: number, n: number, v: Float32Array): void {
+  const k = f(p.decay);
+  const vth = f(p.vThreshold);
+  const vr = f(p.hardReset ? p.vReset : 0);
+  const leaky = p.kind === 'lif';
+  const hard = p.hardReset;
+  v.fill(vr, 0, n);
+  for (let t = 0; t < T; t++) {
+    const o = t * N + i0;
+    const oh = t * n;
+    for (let i = 0; i < n; i++) {
+      const vi = v[i];
+      const h = leaky ? f(f(f(x[o + i] - f(vi - vr)) * k) + vi) : f(x[o + i] + vi);
+      H[oh + i] = h;
+      const u = f(h - vth);
+      v[i] = u >= 0 ? (hard ? vr : u) : h;
+    }
+  }
+}
+
+/** G = surrogate'(H - V_th) elementwise over the first `len` values. */
+function surrogateGrad(name: SurrogateName, a: number, vth: number, H: Float32Array, G: Float32Array, len: number): void {
+  switch (name) {
+    case 'sigmoid':
+      for (let i = 0; i < len; i++) {
+        const sg = 1 / (1 + Math.exp(-a * f(H[i] - vth)));
+        G[i] = a * sg * (1 - sg);
+      }
+      return;
+    case 'atan': {
+      const c = (Math.PI / 2) * a;
+      for (let i = 0; i < len; i++) {
+        const z = c * f(H[i] - vth);
+        G[i] = a / 2 / (1 + z * z);
+      }
+      return;
+    }
+    case 'fast-sigmoid':
+      for (let i = 0; i < len; i++) {
+        const z = 1 + a * Math.abs(f(H[i] - vth));
+        G[i] = a / 2 / (z * z);
+      }
+      return;
+    case 'triangle': {
+      const a2 = a * a;
+      for (let i = 0; i < len; i++) {
+        const z = a - a2 * Math.abs(f(H[i] - vth));
+        G[i] = z > 0 ? z : 0;
+      }
+      return;
+    }
+    case 'rectangular': {
+      const w = f(0.5 / a);
+      for (let i = 0; i < len; i++) G[i] = Math.abs(f(H[i] - vth)) < w ? a : 0;
+      return;
+    }
+    default:
+      throw new Error(`fused neuron: unknown surrogate ${String(name)}`);
+  }
+}
+
+/** Neurons per backward block: T * BLOCK * 3 floats of scratch stay in L2. */
+const BLOCK = 2048;
+
+/** Scratch the backward needs for T steps. */
+export function lifBackwardScratchSize(T: number): number {
+  return BLOCK * (2 * T + 2);
+}
+
+/**
+ * dx [T, N] from dy [T, N] (gradient of the spikes) and the forward's input x [T, N].
+ * `scratch` holds at least lifBackwardScratchSize(T) floats.
+ */
+export function lifBackward(p: LifParams, dy: Float32Array, x: Float32Array, dx: Float32Array, T: number, N: number, scratch: Float32Array): void {
+  const H = scratch.subarray(0, T * BLOCK);
+  const G = scratch.subarray(T * BLOCK, 2 * T * BLOCK);
+  const dV = scratch.subarray(2 * T * BLOCK, 2 * T * BLOCK + BLOCK);
+  const v = scratch.subarray(2 * T * BLOCK + BLOCK, 2 * T * BLOCK + 2 * BLOCK);
+  const vth = f(p.vThreshold);
+  const vr = f(p.hardReset ? p.vReset : 0);
+  const leaky = p.kind === 'lif';
+  const dhdx = leaky ? f(p.decay) : 1;
+  const dhdv = leaky ? 1 - f(p.decay) : 1;
+  const hard = p.hardReset;
+  const detach = p.detachReset;
+  for (let i0 = 0; i0 < N; i0 += BLOCK) {
+    const n = Math.min(BLOCK, N - i0);
+    chargeBlock(p, x, H, T, N, i0, n, v);
+    surrogateGrad(p.surrogate, p.alpha, vth, H, G, T * n);
+    dV.fill(0, 0, n);
+    for (let t = T - 1; t >= 0; t--) {
+      const o = t * N + i0;
+      const oh = t * n;
+      for (let i = 0; i < n; i++) {
+        const h = H[oh + i];
+        const fire = f(h - vth) >= 0;
+        const dv = dV[i];
+        let ds = dy[o + i];
+        let dh: number;
+        if (hard) {
+          dh = fire ? 0 : dv;
+          if (!detach) ds += dv * (vr - h);
+        } else {
+          dh = dv;
+          if (!detach) ds -= dv * vth;
+        }
+        dh += ds * G[oh + i];
+        dx[o + i] = dh * dhdx;
+        dV[i] = dh * dhdv;
+      }
+    }
+  }
+}
