@@ -1,34 +1,125 @@
 import { Flags } from '@oclif/core';
+import * as path from 'path';
 import { SpikeclipCommand } from '../../cli/base-command';
-import { NotAvailableError } from '../../cli/errors';
+import { EXIT, UserError } from '../../cli/errors';
+import { ChartError, writeEnergyChart } from '../../energy/chart';
+import { ENERGY_PRESET_NAMES, EnergyModelError, energyConstants, type EnergyConstants } from '../../energy/model';
+import { RatesError } from '../../energy/rates';
+import { renderEnergyCsv, renderEnergyText } from '../../energy/render';
+import { EnergyReportError, runEnergyReport, type EnergyReport, type EnergyReportRequest, type ModelSource } from '../../energy/report';
+import { PRESET_NAMES } from '../../models/config';
 
-export default class EnergyReport extends SpikeclipCommand<typeof EnergyReport> {
+export type EnergyReportResult = EnergyReport & { chart?: { path: string; format: 'svg' | 'png'; bytes: number } };
+
+const DEFAULT_ARCH = 'spikeclip-b';
+
+export default class EnergyReportCommand extends SpikeclipCommand<typeof EnergyReportCommand> {
   static override summary = 'Per-layer firing rates, synaptic operations and energy of a spiking model.';
   static override description = `Runs inputs through the model with spike monitors and counts, per layer, MACs (real-valued
-input) and exact SOPs (non-zero input spikes x fan-out), then E = E_MAC * MACs + E_AC * SOPs with
-45 nm figures (METHOD.md section 8), beside the ANN twin's energy at the same width.`;
+input) and exact SOPs (non-zero input spikes x fan-out, summed over T), then
+E = E_MAC * MACs + E_AC * SOPs with 45 nm figures (METHOD.md section 8), beside the estimate
+fr x T x FLOPs and the ANN twin's energy at the same width (E_MAC * FLOPs, T = 1).
+
+Inputs: --synthetic (seeded random images and prompts: no data needed), --dataset NAME (a seeded
+random subset of --samples images of --split, in the student view; prompts from the class names
+when the checkpoint has a tokenizer), or --rates FILE (given per-layer firing rates, nothing is
+run). Without --checkpoint the architecture --arch is used with fresh weights seeded by --seed.
+The report records the weights (checkpoint SHA-256 or seed), inputs, number of images, T, the
+energy constants and the backend. See docs/energy.md.`;
 
   static override examples = [
-    '<%= config.bin %> energy report --synthetic',
+    '<%= config.bin %> energy report --synthetic --arch spikeclip-tiny --samples 8',
     '<%= config.bin %> energy report --checkpoint ckpt/student --dataset cifar10 --data-dir ~/data --samples 256 --chart energy.svg',
-    '<%= config.bin %> energy report --rates paper-rates.json --preset fp16 --csv',
+    '<%= config.bin %> energy report --synthetic --preset int8 --csv > energy.csv',
+    '<%= config.bin %> energy report --rates paper-rates.json --preset fp16 --json',
   ];
 
   static override flags = {
-    checkpoint: Flags.string({ description: 'Student checkpoint (default: fresh weights of the default architecture).' }),
-    dataset: Flags.string({ description: 'Dataset whose images are fed.' }),
-    'data-dir': Flags.string({ description: 'Where the dataset is.' }),
-    samples: Flags.integer({ description: 'Number of images.', min: 1, default: 64 }),
-    synthetic: Flags.boolean({ description: 'Feed seeded random images (no data needed).' }),
-    preset: Flags.string({ description: 'Energy per operation preset.', options: ['fp32', 'fp16', 'int8'], default: 'fp32' }),
+    checkpoint: Flags.string({ description: 'Student checkpoint directory (default: fresh weights of --arch).' }),
+    arch: Flags.string({ description: `Architecture without a checkpoint (default ${DEFAULT_ARCH}).`, options: [...PRESET_NAMES] }),
+    synthetic: Flags.boolean({ description: 'Feed seeded random images and prompts (no data needed).' }),
+    dataset: Flags.string({ description: 'Dataset whose images are fed (cifar10, cifar100, flowers102, pets, shapes, folder:DIR, ...).' }),
+    'data-dir': Flags.string({ description: 'Where the dataset is (default: SPIKECLIP_DATA_DIR or ~/.cache/spikeclip/data).' }),
+    split: Flags.string({ description: 'Dataset split.', default: 'test' }),
+    tokenizer: Flags.string({ description: 'CLIP tokenizer folder for the class prompts with --dataset (default: the checkpoint\'s tokenizer/).' }),
+    samples: Flags.integer({ description: 'Number of images (and prompts) to average over.', min: 1, default: 64 }),
+    'batch-size': Flags.integer({ description: 'Inputs per forward pass.', min: 1, default: 16 }),
+    rates: Flags.string({ description: 'Compute from given per-layer firing rates (JSON) without running data.' }),
+    preset: Flags.string({ description: 'Energy per operation preset (45 nm).', options: [...ENERGY_PRESET_NAMES], default: 'fp32' }),
     'e-mac': Flags.string({ description: 'Energy of one MAC in pJ (overrides the preset).' }),
     'e-ac': Flags.string({ description: 'Energy of one AC in pJ (overrides the preset).' }),
-    csv: Flags.boolean({ description: 'CSV table on stdout.' }),
-    chart: Flags.string({ description: 'Per-layer chart (.svg or .png).' }),
-    rates: Flags.string({ description: 'Compute from given per-layer firing rates (JSON) without running data.' }),
+    csv: Flags.boolean({ description: 'CSV table on stdout (one row per layer, then totals).' }),
+    chart: Flags.string({ description: 'Write the per-layer chart to FILE (.svg or .png).' }),
   };
 
-  async run(): Promise<never> {
-    throw new NotAvailableError('spikeclip energy report', 'the energy accounting service has not landed in this version');
+  private parsePj(flag: string, v: string | undefined): number | undefined {
+    if (v === undefined) return undefined;
+    const x = Number(v);
+    if (v.trim() === '' || !Number.isFinite(x) || x < 0) throw new UserError(`--${flag} must be a non-negative number of picojoules, got "${v}"`, { fix: `e.g. --${flag} ${flag === 'e-mac' ? '4.6' : '0.9'}` });
+    return x;
   }
+
+  private constants(): EnergyConstants {
+    const f = this.flags;
+    return energyConstants(f.preset, { eMacPj: this.parsePj('e-mac', f['e-mac']), eAcPj: this.parsePj('e-ac', f['e-ac']) });
+  }
+
+  private request(): EnergyReportRequest {
+    const f = this.flags;
+    if (f.csv && this.jsonEnabled()) throw new UserError('--csv and --json are exclusive', { fix: 'choose one output format' });
+    if (f.checkpoint && f.arch) throw new UserError('--arch and --checkpoint are exclusive: a checkpoint carries its own architecture', { fix: 'drop --arch' });
+    const sources = [f.synthetic ? '--synthetic' : '', f.dataset ? '--dataset' : '', f.rates ? '--rates' : ''].filter((s) => s !== '');
+    if (sources.length === 0) {
+      throw new UserError('energy report needs inputs', { fix: 'give --synthetic (seeded random images), --dataset NAME [--data-dir DIR], or --rates FILE' });
+    }
+    if (sources.length > 1) throw new UserError(`${sources.join(' and ')} are exclusive`, { fix: 'give one source of inputs' });
+    if (f['data-dir'] && !f.dataset) throw new UserError('--data-dir needs --dataset', { fix: 'add --dataset NAME' });
+    if (f.chart && !/\.(svg|png)$/i.test(f.chart)) throw new UserError(`${f.chart}: the chart is written as .svg or .png`, { fix: 'name the file FILE.svg or FILE.png' });
+    if (f.tokenizer && !f.dataset) throw new UserError('--tokenizer needs --dataset (it tokenizes the class prompts)', { fix: 'add --dataset NAME, or drop --tokenizer' });
+    const model: ModelSource = f.checkpoint ? { kind: 'checkpoint', dir: path.resolve(f.checkpoint) } : { kind: 'preset', name: f.arch ?? DEFAULT_ARCH, seed: f.seed };
+    const inputs: EnergyReportRequest['inputs'] = f.rates
+      ? { kind: 'rates', file: f.rates }
+      : f.dataset
+        ? { kind: 'dataset', dataset: f.dataset, dataDir: f['data-dir'], split: f.split, samples: f.samples, seed: f.seed, tokenizer: f.tokenizer ? path.resolve(f.tokenizer) : undefined }
+        : { kind: 'synthetic', samples: f.samples, seed: f.seed };
+    return {
+      model,
+      energy: this.constants(),
+      inputs,
+      batchSize: f['batch-size'],
+      commandLine: ['spikeclip', 'energy', 'report', ...this.argv],
+    };
+  }
+
+  async run(): Promise<EnergyReportResult> {
+    const req = this.request();
+    if (req.inputs.kind !== 'rates') {
+      const info = await this.useBackend();
+      req.backend = { name: info.name, threads: info.threads, simd: info.simd };
+    }
+    req.onNote = (line) => this.note(line);
+    req.onProgress = (p) => this.progress.update(`${p.encoder} encoder: ${p.done}${p.total !== null ? `/${p.total}` : ''} ${p.encoder === 'image' ? 'images' : 'prompts'}`);
+    let result: EnergyReportResult;
+    try {
+      result = await runEnergyReport(req);
+      if (req.inputs.kind !== 'rates') this.progress.succeed(`counted spikes of ${result.inputs.images} images and ${result.inputs.prompts} prompts`);
+      if (this.flags.chart) {
+        result.chart = await writeEnergyChart(result, this.flags.chart);
+        this.note(`chart: ${result.chart.path}`);
+      }
+    } catch (e) {
+      this.progress.stop();
+      throw toUserError(e);
+    }
+    if (this.flags.csv) process.stdout.write(renderEnergyCsv(result));
+    else if (!this.jsonEnabled()) this.log(renderEnergyText(result));
+    return result;
+  }
+}
+
+function toUserError(e: unknown): unknown {
+  if (e instanceof EnergyModelError || e instanceof ChartError) return new UserError(e.message, { code: 'E_USAGE', exitCode: EXIT.usage });
+  if (e instanceof RatesError) return new UserError(e.message, { code: 'E_RATES', exitCode: EXIT.badInput, fix: 'see docs/energy.md for the rates file format' });
+  if (e instanceof EnergyReportError) return new UserError(e.message, { code: 'E_ENERGY', exitCode: EXIT.badInput });
+  return e;
 }
