@@ -6,6 +6,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import * as tf from '@tensorflow/tfjs';
 import { SpikeClip } from '../../src/models/spikeclip';
 import { SpikeClipConfig, validateConfig } from '../../src/models/config';
 import { DEFAULT_NEURON } from '../../src/snn/neuron-config';
@@ -29,7 +30,7 @@ export function microStudentConfig(vocabSize: number, opts: { outputDim?: number
   const D = opts.outputDim ?? 12;
   return validateConfig({
     image: { embedDim: 16, depth: 1, heads: 2, mlpRatio: 2, timeSteps: T, imageSize: 32, inChannels: 3, outputDim: D, neuron, attnThreshold: 0.5, attnScale: 0.125 },
-    text: { contextLength: 20, vocabSize, width: 8, maxPositions: 77, hidden: 16, outputDim: D, timeSteps: T, neuron: { ...neuron } },
+    text: { contextLength: 20, vocabSize, width: 16, maxPositions: 77, hidden: 64, outputDim: D, timeSteps: T, neuron: { ...neuron } },
   });
 }
 
@@ -39,11 +40,31 @@ export interface MicroStudent {
   vocab: VocabFiles;
 }
 
-/** Writes a micro student checkpoint (seeded weights) to `dir`, with tokenizer files unless `tokenizer: false`. */
-export async function writeMicroStudent(dir: string, opts: { seed?: number; tokenizer?: boolean; words?: string[]; timeSteps?: number } = {}): Promise<MicroStudent> {
+/**
+ * Scales a freshly initialised micro student so that it spikes: at initialisation almost no
+ * membrane reaches the threshold, every image (and every prompt) then gets the same embedding and
+ * the tests would see nothing. Image BatchNorm gains x8, token/position embeddings x75 (std about
+ * 1.5), the text encoder's first Linear x16.
+ */
+export function makeItSpike(model: SpikeClip): void {
+  for (const [name, v] of model.namedParameters()) {
+    let gain = 1;
+    if (/^image\..*bn\.weight$/.test(name)) gain = 8;
+    else if (/^text\.clip_embedding\.(token|position)_embedding\.weight$/.test(name)) gain = 75;
+    else if (name === 'text.fc1.weight') gain = 16;
+    if (gain !== 1) v.assign(tf.mul(v, gain));
+  }
+}
+
+/**
+ * Writes a micro student checkpoint (seeded weights, scaled to spike unless `spiking: false`) to
+ * `dir`, with tokenizer files unless `tokenizer: false`.
+ */
+export async function writeMicroStudent(dir: string, opts: { seed?: number; tokenizer?: boolean; words?: string[]; timeSteps?: number; spiking?: boolean } = {}): Promise<MicroStudent> {
   const vocab = smallClipVocab(opts.words ?? EVAL_WORDS);
   const config = microStudentConfig(vocab.vocab.size, { timeSteps: opts.timeSteps });
   const model = new SpikeClip(config, { seed: opts.seed ?? 3 });
+  if (opts.spiking !== false) makeItSpike(model);
   const enc = new TextEncoder();
   const tokenizerFiles = opts.tokenizer === false ? undefined : new Map([['vocab.json', enc.encode(vocab.vocabJson)], ['merges.txt', enc.encode(vocab.mergesTxt)]]);
   try {
