@@ -1,7 +1,8 @@
 /**
  * The confusion matrix as a picture: an SVG written by hand (rows: true classes; columns: every
- * candidate, distractors after a separator), each cell shaded by its share of the row, counts
- * printed where they fit; PNG by rendering that SVG with sharp (librsvg). No browser involved.
+ * candidate, distractors after a separator), each cell shaded by its share of the row (rows of
+ * classes without images in grey), counts printed where they fit, the diagonal outlined; PNG by
+ * rendering that SVG with sharp (librsvg). No browser involved.
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -80,7 +81,9 @@ export function confusionMatrixSvg(r: EvalResultJson): string {
       const v = counts[i][j];
       const t = total > 0 ? v / total : 0;
       const tip = `${rows[i]} → ${cols[j]}: ${v}${total > 0 ? ` (${(100 * t).toFixed(1)}%)` : ''}`;
-      out.push(`<rect x="${j * cell}" y="${i * cell}" width="${cell}" height="${cell}" fill="${shade(t)}"${i === j ? ' stroke="#d62728" stroke-width="1"' : ''}><title>${esc(tip)}</title></rect>`);
+      // a class without images (a --limit subset can miss some) is greyed out
+      const fill = total > 0 ? shade(t) : '#ececec';
+      out.push(`<rect x="${j * cell}" y="${i * cell}" width="${cell}" height="${cell}" fill="${fill}"${i === j ? ' stroke="#d62728" stroke-width="1"' : ''}><title>${esc(tip)}</title></rect>`);
       if (v > 0 && cell >= 18) {
         const s = String(v);
         const fs = Math.min(11, Math.floor((cell - 2) / Math.max(1.8, s.length * 0.62)));
