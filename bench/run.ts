@@ -7,6 +7,7 @@
  *   --only a,b             suites: matmul, lif, model, tiny, text, gradients, teacher, data (default: all but gradients)
  *   --quick                small batches and one repetition (a smoke run, minutes not tens of minutes)
  *   --backend NAME         auto|node|wasm|cpu (default auto)
+ *   --threads N            backend threads (default: all cores where the backend can; wasm's threaded build)
  *   --reps N               timed repetitions per case (default 3; 1 with --quick)
  *   --compare-torch        also run ../shared/bench/torch_reference.py (Debian's python3-torch) interleaved
  *                          with ours on the default image encoder, and print our/PyTorch ratios
@@ -15,7 +16,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { describeBackend, initBackend } from '../src/backend';
+import { describeBackend, initBackend, releaseBackend } from '../src/backend';
 import { installTrainingKernels } from '../src/backend/gradients';
 import { describeArchitecture } from '../src/models/describe';
 import { getPreset } from '../src/models/config';
@@ -28,6 +29,7 @@ interface Args {
   only: Set<string>;
   quick: boolean;
   backend: string;
+  threads?: number;
   reps: number;
   compareTorch: boolean;
 }
@@ -48,6 +50,7 @@ function parseArgs(argv: string[]): Args {
     else if (k === '--quick') a.quick = true;
     else if (k === '--compare-torch') a.compareTorch = true;
     else if (k === '--backend') a.backend = next();
+    else if (k === '--threads') a.threads = Number(next());
     else if (k === '--reps') {
       a.reps = Number(next());
       repsSet = true;
@@ -104,8 +107,8 @@ function torchReference(batch: number, steps: number, threads: number): TorchFig
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
-  const info = await initBackend({ backend: args.backend }, [installTrainingKernels]);
-  log(describeBackend(info));
+  const info = await initBackend({ backend: args.backend, threads: args.threads }, [installTrainingKernels]);
+  log(`${describeBackend(info)}${info.threadsNote ? ` (${info.threadsNote})` : ''}`);
   const machine = machineState();
   log(`machine: ${machine.cpus} x ${machine.cpuModel}, load average ${machine.loadavg.join(' ')}`);
   const results: BenchResult[] = [];
@@ -198,7 +201,7 @@ async function main(): Promise<void> {
     }
   }
   const report = {
-    backend: { name: info.name, threads: info.threads, simd: info.simd },
+    backend: { name: info.name, threads: info.threads, simd: info.simd, ...(info.threadsNote ? { threadsNote: info.threadsNote } : {}) },
     machine,
     loadAfter: machineState().loadavg,
     options: { quick: args.quick, reps: args.reps },
@@ -213,7 +216,7 @@ async function main(): Promise<void> {
     for (const r of results) process.stdout.write(`${r.name.padEnd(40)} ${r.perSecond.toFixed(2).padStart(10)} ${r.unit}/s\n`);
     for (const [k, v] of Object.entries(ratios)) process.stdout.write(`${k}: ${v.toFixed(3)}\n`);
   }
-  if (tf.getBackend() === 'wasm') tf.removeBackend('wasm');
+  releaseBackend();
 }
 
 main().catch((e: unknown) => {

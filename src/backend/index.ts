@@ -6,6 +6,7 @@
  */
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
+import { cpuCount, MAX_WASM_THREADS, threadedWasmUnavailable, unrefWasmWorkers, withThreadedWasm } from './threads';
 
 export const BACKEND_CHOICES = ['auto', 'node', 'wasm', 'cpu'] as const;
 export type BackendChoice = (typeof BACKEND_CHOICES)[number];
@@ -16,8 +17,10 @@ export interface BackendInfo {
   name: BackendName;
   /** TF.js's registry name ('tensorflow', 'wasm', 'cpu'). */
   tfName: string;
-  /** Threads the backend computes with. */
+  /** Threads the backend computes with (for wasm: the thread pool XNNPACK actually started). */
   threads: number;
+  /** Why the backend runs on fewer threads than requested (or than the cores, by default). */
+  threadsNote?: string;
   /** Whether the wasm SIMD build is in use (wasm only). */
   simd: boolean;
   /** Why auto-selection skipped faster backends (empty for an explicit choice). */
@@ -26,7 +29,7 @@ export interface BackendInfo {
 
 export interface BackendOptions {
   backend?: string;
-  /** Requested threads; undefined = the backend's default. */
+  /** Requested threads; undefined = the backend's default (wasm: all cores when its threaded build works). */
   threads?: number;
   /** Environment to read SPIKECLIP_BACKEND from (defaults to process.env). */
   env?: NodeJS.ProcessEnv;
@@ -88,9 +91,61 @@ async function tryNode(threads: number | undefined): Promise<BackendInfo> {
 }
 
 function osThreads(): number {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const os = require('os') as typeof import('os');
-  return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+  return cpuCount();
+}
+
+/** How long the threaded wasm build may take to start its workers before we give up on it. */
+const THREADED_INIT_TIMEOUT_MS = 60_000;
+
+/** Removes a (failed or unwanted) wasm backend instance, keeping its factory registered. */
+function resetWasm(): void {
+  const factory = tf.findBackendFactory('wasm');
+  try {
+    tf.removeBackend('wasm');
+  } catch {
+    /* not there */
+  }
+  if (factory) tf.registerBackend('wasm', factory, 2);
+}
+
+async function setWasmBackend(): Promise<boolean> {
+  try {
+    return await tf.setBackend('wasm');
+  } catch (e) {
+    throw new BackendError(`the wasm backend failed to initialise: ${errorText(e)}`);
+  }
+}
+
+/** Starts the threaded build with `n` threads; returns the threads it runs, or why it could not. */
+async function startThreadedWasm(wasm: typeof import('@tensorflow/tfjs-backend-wasm'), n: number): Promise<number | string> {
+  const unavailable = threadedWasmUnavailable();
+  if (unavailable) return unavailable;
+  wasm.setThreadsCount(Math.min(n, MAX_WASM_THREADS));
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const ok = await withThreadedWasm(n, () =>
+      Promise.race([
+        tf.setBackend('wasm'),
+        new Promise<boolean>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`its workers did not start within ${THREADED_INIT_TIMEOUT_MS / 1000} s`)), THREADED_INIT_TIMEOUT_MS);
+        }),
+      ]),
+    );
+    if (!ok) return 'the threaded build failed to initialise';
+    const got = wasm.getThreadsCount();
+    if (got > 1) {
+      unrefWasmWorkers(tf.backend());
+      return got;
+    }
+    resetWasm();
+    return `the threaded build started only ${got} thread`;
+  } catch (e) {
+    resetWasm();
+    return `the threaded build failed: ${errorText(e)}`;
+  } finally {
+    if (timer) clearTimeout(timer);
+    wasm.setThreadsCount(-1);
+  }
 }
 
 async function tryWasm(threads: number | undefined): Promise<BackendInfo> {
@@ -102,22 +157,30 @@ async function tryWasm(threads: number | undefined): Promise<BackendInfo> {
   } catch (e) {
     throw new BackendError(`the wasm backend (@tensorflow/tfjs-backend-wasm) is not installed: ${errorText(e)}. Run \`npm ci\``);
   }
-  if (threads !== undefined && threads > 1) {
-    // tfjs-backend-wasm disables its threaded build under Node (it needs browser workers).
-    process.emitWarning(
-      `--threads ${threads}: the wasm backend runs single-threaded under Node in this version; using 1 thread`,
-      { code: 'SPIKECLIP_THREADS' },
-    );
+  const simd = () => tf.env().getBool('WASM_HAS_SIMD_SUPPORT');
+  const want = threads ?? cpuCount();
+  if (tf.findBackend('wasm')) {
+    // Already running (its tensors live on it): keep it, and say so when it differs from the request.
+    if (!(await setWasmBackend())) throw new BackendError('the wasm backend failed to initialise');
+    const got = wasm.getThreadsCount();
+    const note = got !== want ? `the wasm backend was already running with ${got} thread${got === 1 ? '' : 's'}` : undefined;
+    if (note && threads !== undefined) process.emitWarning(`--threads ${threads}: ${note}; using ${got}`, { code: 'SPIKECLIP_THREADS' });
+    return { name: 'wasm', tfName: 'wasm', threads: got, simd: simd(), skipped: [], ...(note ? { threadsNote: note } : {}) };
   }
-  let ok = false;
-  try {
-    ok = await tf.setBackend('wasm');
-  } catch (e) {
-    throw new BackendError(`the wasm backend failed to initialise: ${errorText(e)}`);
+  let note: string | undefined;
+  if (want > 1) {
+    const r = await startThreadedWasm(wasm, want);
+    if (typeof r === 'number') {
+      const n = r < want ? `the threaded build started ${r} of ${want} threads (it has at most ${MAX_WASM_THREADS})` : undefined;
+      return { name: 'wasm', tfName: 'wasm', threads: r, simd: simd(), skipped: [], ...(n ? { threadsNote: n } : {}) };
+    }
+    note = r;
+    if (threads !== undefined) {
+      process.emitWarning(`--threads ${threads}: ${note}; using the single-threaded SIMD build`, { code: 'SPIKECLIP_THREADS' });
+    }
   }
-  if (!ok) throw new BackendError('the wasm backend failed to initialise (could not compile its WebAssembly module)');
-  const simd = tf.env().getBool('WASM_HAS_SIMD_SUPPORT');
-  return { name: 'wasm', tfName: 'wasm', threads: wasm.getThreadsCount(), simd, skipped: [] };
+  if (!(await setWasmBackend())) throw new BackendError('the wasm backend failed to initialise (could not compile its WebAssembly module)');
+  return { name: 'wasm', tfName: 'wasm', threads: wasm.getThreadsCount(), simd: simd(), skipped: [], ...(note ? { threadsNote: note } : {}) };
 }
 
 async function tryCpu(threads: number | undefined): Promise<BackendInfo> {

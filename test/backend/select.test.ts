@@ -37,9 +37,17 @@ describe('initBackend', () => {
     expect(info.name).toBe('wasm');
     expect(tf.getBackend()).toBe('wasm');
     expect(info.simd).toBe(true);
-    expect(info.threads).toBe(1);
+    // all cores by default (the threaded build; see threads.test.ts), at most its 8 workers
+    const cores = require('os').availableParallelism?.() ?? require('os').cpus().length;
+    expect(info.threads).toBe(Math.min(cores, 8));
     const y = tf.tidy(() => tf.matMul(tf.tensor2d([[1, 2]]), tf.tensor2d([[3], [4]])).dataSync()[0]);
     expect(y).toBe(11);
+  });
+
+  it('starts the single-threaded SIMD build with --threads 1', async () => {
+    const info = await initBackend({ backend: 'wasm', threads: 1, env: {} });
+    expect(info).toMatchObject({ name: 'wasm', threads: 1, simd: true });
+    expect(info.threadsNote).toBeUndefined();
   });
 
   it('fails, without falling back, when node is requested but tfjs-node is not installed', async () => {
