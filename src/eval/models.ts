@@ -2,7 +2,8 @@
  * The two kinds of checkpoint eval works with, behind one interface: a student (the spiking
  * image and text encoders; 32x32 student view; texts tokenized with the checkpoint's tokenizer/
  * files to the text encoder's context length, padded with the end token) and a CLIP teacher
- * (Hugging Face CLIP from `convert teacher`; its own preprocessing, 224 for CLIP; 77-token texts).
+ * (Hugging Face CLIP from `convert teacher`; its own preprocessing — Pillow-exact resize to 224 and
+ * centre crop for CLIP, as `embed` does; 77-token texts).
  * Both run with BatchNorm (students) in inference mode.
  */
 import { createHash } from 'crypto';
@@ -10,7 +11,7 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { EXIT, UserError } from '../cli/errors';
 import type { ClipPreprocessConfig } from '../data/clip-preprocess';
-import { CLIP_MEAN, CLIP_STD, StudentResize, studentView, teacherView, ViewSpec } from '../data/transforms';
+import { CLIP_MEAN, CLIP_STD, StudentResize, studentView, ViewSpec } from '../data/transforms';
 import { CheckpointError, checkpointHash, loadCheckpoint, readCheckpointConfig } from '../io/checkpoint';
 import type { SpikeMonitor } from '../snn/monitor';
 import { ClipTokenizer } from '../text/tokenizer';
@@ -19,7 +20,7 @@ import { ClipTokenizer } from '../text/tokenizer';
 export type ImageInput =
   /** Through the data loader: a geometric view, then (x/255 - mean) / std. */
   | { kind: 'view'; view: ViewSpec; mean: readonly number[]; std: readonly number[] }
-  /** A teacher preprocessing the loader's views cannot express: CLIP preprocessing per batch. */
+  /** A teacher: its checkpoint's CLIP preprocessing (preprocessor_config.json), image by image. */
   | { kind: 'clip'; preprocess: ClipPreprocessConfig; size: number };
 
 export interface EvalModel {
@@ -112,14 +113,6 @@ async function loadStudent(dir: string, hash: string, opts: LoadEvalModelOptions
   }
 }
 
-/** True when the teacher's preprocessing is the loader's teacher view plus mean/std (CLIP's case). */
-function isStandardTeacher(c: ClipPreprocessConfig, size: number): boolean {
-  return (
-    c.doResize && c.doCenterCrop && c.resample === 3 && c.shortestEdge === size && c.cropHeight === size && c.cropWidth === size &&
-    c.doRescale && c.doNormalize && Math.abs(c.rescaleFactor - 1 / 255) < 1e-12
-  );
-}
-
 async function loadTeacher(dir: string, hash: string): Promise<EvalModel> {
   const { loadTeacherCheckpoint } = await import('../models/clip-teacher-files');
   const t = await loadTeacherCheckpoint(dir);
@@ -137,9 +130,8 @@ async function loadTeacher(dir: string, hash: string): Promise<EvalModel> {
     imageSize: S,
     contextLength: L,
     description: `teacher (CLIP ViT: ${v.numLayers} layers, width ${v.hiddenSize}, patch ${v.patchSize}, ${S}x${S} input; ${L}-token texts; ${t.config.projectionDim}-d embeddings)`,
-    image: isStandardTeacher(t.preprocess, S)
-      ? { kind: 'view', view: teacherView(S), mean: t.preprocess.mean, std: t.preprocess.std }
-      : { kind: 'clip', preprocess: t.preprocess, size: S },
+    // the checkpoint's own CLIP preprocessing (Pillow's resampling, as Hugging Face's processor), as `embed` uses
+    image: { kind: 'clip', preprocess: t.preprocess, size: S },
     tokenizerHash: hashFiles(files, ['vocab.json', 'merges.txt']),
     encodeTexts(texts) {
       const ids = tok.encodeBatch(texts, L, { padId: tok.endId });

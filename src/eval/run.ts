@@ -198,11 +198,26 @@ async function rankImages(o: EvalOptions, model: EvalModel, split: DatasetSplit,
       await loader.close();
     }
   } else {
+    // the teacher's CLIP preprocessing, image by image (an undecodable image is skipped and counted, as the loader does)
     const S = model.image.size;
+    const per = S * S * 3;
+    const pre = model.image.preprocess;
+    let warned = 0;
     for (let s = 0; s < split.size; s += bs) {
-      const idx = Array.from({ length: Math.min(bs, split.size - s) }, (_, j) => s + j);
-      const pixels = await preprocessClipImages(idx.map((i) => split.source(i)), model.image.preprocess, S);
-      step(pixels, [idx.length, S, S, 3], idx.map((i) => split.sample(i).label));
+      const pixels = new Float32Array(Math.min(bs, split.size - s) * per);
+      const ys: number[] = [];
+      for (let i = s; i < Math.min(split.size, s + bs); i++) {
+        try {
+          pixels.set(await preprocessClipImages([split.source(i)], pre, S), ys.length * per);
+        } catch (e) {
+          if ((e as { corrupt?: boolean }).corrupt !== true) throw e;
+          skipped++;
+          if (warned++ < 20) o.onWarning?.(`skipping undecodable image ${split.sample(i).id}: ${(e as Error).message}`);
+          continue;
+        }
+        ys.push(split.sample(i).label);
+      }
+      if (ys.length > 0) step(pixels.subarray(0, ys.length * per), [ys.length, S, S, 3], ys);
     }
   }
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;

@@ -7,6 +7,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
+import sharp from 'sharp';
 import { SpikeClip } from '../../src/models/spikeclip';
 import { SpikeClipConfig, validateConfig } from '../../src/models/config';
 import { DEFAULT_NEURON } from '../../src/snn/neuron-config';
@@ -73,4 +74,31 @@ export async function writeMicroStudent(dir: string, opts: { seed?: number; toke
     model.dispose();
   }
   return { dir, config, vocab };
+}
+
+/** A patterned RGB PNG of `w` x `h` (seeded), so that images differ from each other. */
+export async function patternPng(file: string, w: number, h: number, seed: number): Promise<string> {
+  const data = Buffer.alloc(w * h * 3);
+  for (let i = 0; i < data.length; i++) data[i] = (i * (seed + 3) + seed * 31 + ((i / 3) | 0) * 7 + ((i * seed) % 13) * 11) & 0xff;
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  await sharp(data, { raw: { width: w, height: h, channels: 3 } }).png().toFile(file);
+  return file;
+}
+
+/**
+ * An image folder `root/test/<class>/<k>.png` with `perClass` patterned images per class (sizes
+ * vary, so the views resize and crop). Returns the files in the folder dataset's order (classes
+ * sorted, files sorted within a class).
+ */
+export async function writeImageFolder(root: string, classes: string[], perClass: number): Promise<{ file: string; label: number }[]> {
+  const out: { file: string; label: number }[] = [];
+  const sorted = [...classes].sort();
+  for (let c = 0; c < sorted.length; c++) {
+    for (let k = 0; k < perClass; k++) {
+      const file = path.join(root, 'test', sorted[c], `${k}.png`);
+      await patternPng(file, 30 + 7 * k, 40 - 3 * c, 10 * c + k + 1);
+      out.push({ file, label: c });
+    }
+  }
+  return out;
 }
