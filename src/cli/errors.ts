@@ -61,10 +61,21 @@ const USER_ERROR_NAMES = new Set([
   'NeuronConfigError',
   'ModelConfigError',
   'PickleError',
+  'ZipError',
+  'ClipConfigError',
+  'OptimizerError',
+  'NonFiniteLossError',
   'MatError',
   'TarError',
   'DatasetError',
   'TokenizerError',
+  'ChartError',
+  'EnergyModelError',
+  'EnergyReportError',
+  'MetricsError',
+  'PytorchNameError',
+  'RatesError',
+  'TfjsModelError',
 ]);
 
 export interface ErrorReport {

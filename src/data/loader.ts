@@ -171,6 +171,8 @@ export class DataLoader {
   private readonly warn: (m: string) => void;
   private warnings = 0;
   private readonly bad = new Set<number>();
+  /** Why each bad sample failed, until it is reported (reports go out in sample order, see reportSkips). */
+  private readonly badMessages = new Map<number, string>();
   private cache?: ViewCache;
   private pool?: DecodePool;
   private closed = false;
@@ -286,9 +288,7 @@ export class DataLoader {
       if (this.opts.strict) throw new DatasetError(`${msg} (sample ${id}; remove or replace the file, or run without --strict to skip it)`);
       if (!this.bad.has(i)) {
         this.bad.add(i);
-        this.stats.skipped++;
-        this.stats.skippedIds.push(id);
-        this.warnOnce(`skipping undecodable image ${id}: ${msg}`);
+        this.badMessages.set(i, msg);
       }
       if (cache && !this.closed) cache.markBad(i);
       return undefined;
@@ -298,6 +298,23 @@ export class DataLoader {
       this.stats.cacheWrites++;
     }
     return img.data;
+  }
+
+  /**
+   * Counts and warns about the samples among `indices` that failed to decode, in the order given.
+   * Decoding runs concurrently (prefetch, worker pool), so failures are recorded when they happen
+   * but reported here, in batch order: the same data always gives the same warnings and ids.
+   */
+  private reportSkips(indices: Iterable<number>): void {
+    for (const i of indices) {
+      const msg = this.badMessages.get(i);
+      if (msg === undefined) continue;
+      this.badMessages.delete(i);
+      const id = this.split.sample(i).id;
+      this.stats.skipped++;
+      this.stats.skippedIds.push(id);
+      this.warnOnce(`skipping undecodable image ${id}: ${msg}`);
+    }
   }
 
   private async loadBatch(epoch: number, b: number, idx: Int32Array): Promise<Batch | undefined> {
@@ -342,6 +359,7 @@ export class DataLoader {
     const batches = this.batchIndices(epoch);
     const pending: Array<Promise<Batch | undefined>> = [];
     let next = 0;
+    let current = 0;
     const launch = (): void => {
       while (pending.length <= this.opts.prefetch && next < batches.length) {
         const p = this.loadBatch(epoch, next, batches[next]);
@@ -356,6 +374,7 @@ export class DataLoader {
         const t0 = process.hrtime.bigint();
         const batch = await pending.shift()!;
         this.stats.waitMs += Number(process.hrtime.bigint() - t0) / 1e6;
+        this.reportSkips(batches[current++]);
         launch();
         if (!batch) continue;
         this.stats.batches++;
@@ -374,7 +393,9 @@ export class DataLoader {
     if (!cache || cache.complete || this.closed) return;
     const missing = cache.missing();
     for (let s = 0; s < missing.length; s += this.batchSize) {
-      await Promise.all(missing.slice(s, s + this.batchSize).map((i) => this.item(i)));
+      const chunk = missing.slice(s, s + this.batchSize);
+      await Promise.all(chunk.map((i) => this.item(i)));
+      this.reportSkips(chunk);
     }
     cache.finish();
   }
@@ -385,7 +406,9 @@ export class DataLoader {
     const missing = this.cache.missing();
     const chunk = Math.max(this.batchSize, 64);
     for (let s = 0; s < missing.length; s += chunk) {
-      await Promise.all(missing.slice(s, s + chunk).map((i) => this.item(i)));
+      const part = missing.slice(s, s + chunk);
+      await Promise.all(part.map((i) => this.item(i)));
+      this.reportSkips(part);
       onProgress?.(Math.min(missing.length, s + chunk), missing.length);
     }
     this.cache.finish();

@@ -41,3 +41,29 @@ describe('error reports', () => {
     expect(errorEnvelope(r, true).error.stack).toBeDefined();
   });
 });
+
+describe('every error class of our readers and validators is a user error', () => {
+  it('covers each domain error class declared under src/', () => {
+    // Scans the sources so a new reader's error class cannot silently become "a bug in spikeclip".
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const fs = require('fs') as typeof import('fs');
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const path = require('path') as typeof import('path');
+    const names = new Set<string>();
+    const walk = (d: string): void => {
+      for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+        const p = path.join(d, e.name);
+        if (e.isDirectory()) walk(p);
+        else if (p.endsWith('.ts')) for (const m of fs.readFileSync(p, 'utf8').matchAll(/class (\w+Error) extends Error/g)) names.add(m[1]);
+      }
+    };
+    walk(path.join(__dirname, '..', '..', 'src'));
+    const internal = new Set(['TransientError']); // retried inside the downloader, never reaches a user
+    for (const n of names) {
+      if (internal.has(n)) continue;
+      const e = new Error('x');
+      e.name = n;
+      expect([n, toErrorReport(e).user]).toEqual([n, true]);
+    }
+  });
+});
