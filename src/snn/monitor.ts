@@ -12,8 +12,9 @@
  * `fanOut` stays the dense average (FLOPs / input elements), so `nonZero * fanOut` is the
  * firing-rate estimate fr * T * FLOPs for every layer.
  *
- * Counts are reduced on the device in int32 (exact), downloaded as per-position totals and
- * summed in JavaScript doubles (exact up to 2^53).
+ * Counts are reduced on the device (per row in float32, exact for 0/1 spikes; then in int32),
+ * downloaded as per-position totals and summed in JavaScript doubles (exact up to 2^53). Inputs
+ * of 'ac' layers must be binary spikes (0/1): they are counted by summing them.
  */
 import * as tf from '@tensorflow/tfjs';
 
@@ -77,10 +78,32 @@ export interface ObserveInfo {
   fanOutMap?: FanOutMap;
 }
 
-/** Exact counts of one observed input: non-zero elements and the two operation sums. */
-export function countOps(input: tf.Tensor, fanOut: number, map?: FanOutMap): { nonZero: number; synapticOps: number; connections: number } {
+/**
+ * Per-element non-zero indicators, reduced over the last axis, as an int32 tensor of shape
+ * input.shape[:-1]. For binary spike input (`binary`: every element 0 or 1, what 'ac' layers
+ * receive) the values are summed directly over the last axis in float32, one pass over the
+ * input and exact (each partial sum is an integer of at most the last dimension); otherwise
+ * each element is tested against 0 first.
+ */
+function nonZeroRows(input: tf.Tensor, binary: boolean): tf.Tensor {
+  if (input.rank === 0) return tf.cast(tf.notEqual(input, 0), 'int32');
+  if (binary) return tf.cast(tf.sum(input, -1), 'int32');
+  return tf.sum(tf.cast(tf.notEqual(input, 0), 'int32'), -1);
+}
+
+/**
+ * Exact counts of one observed input: non-zero elements and the two operation sums.
+ * `binary` promises that the input holds only 0 and 1 (spikes), which makes counting cheaper;
+ * for real-valued input leave it false.
+ */
+export function countOps(
+  input: tf.Tensor,
+  fanOut: number,
+  map?: FanOutMap,
+  binary = false,
+): { nonZero: number; synapticOps: number; connections: number } {
   if (!map) {
-    const nonZero = tf.tidy(() => tf.sum(tf.cast(tf.notEqual(input, 0), 'int32')).dataSync()[0]);
+    const nonZero = tf.tidy(() => tf.sum(nonZeroRows(input, binary)).dataSync()[0]);
     return { nonZero, synapticOps: nonZero * fanOut, connections: input.size * fanOut };
   }
   const axes = map.axes.map((a) => (a < 0 ? a + input.rank : a));
@@ -88,10 +111,19 @@ export function countOps(input: tf.Tensor, fanOut: number, map?: FanOutMap): { n
   if (axes.some((a) => a < 0 || a >= input.rank) || new Set(axes).size !== axes.length || map.values.length !== mapSize) {
     throw new Error(`fan-out map over axes [${map.axes.join(', ')}] with ${map.values.length} values does not fit an input of shape [${input.shape.join(', ')}]`);
   }
+  const last = input.rank - 1;
   const others = input.shape.map((_, i) => i).filter((i) => !axes.includes(i));
   const perPosition = tf.tidy(() => {
-    let c: tf.Tensor = tf.cast(tf.notEqual(input, 0), 'int32');
-    if (others.length > 0) c = tf.sum(c, others);
+    let c: tf.Tensor;
+    let remaining = others;
+    if (others.includes(last)) {
+      c = nonZeroRows(input, binary);
+      remaining = others.filter((a) => a !== last);
+    } else {
+      c = tf.cast(binary ? input : tf.notEqual(input, 0), 'int32');
+    }
+    // one axis at a time, innermost first: the tensors a later reduction transposes are smaller
+    for (const a of [...remaining].sort((x, y) => y - x)) c = tf.sum(c, a);
     // the remaining axes are in increasing order; put them in the map's order
     const kept = [...axes].sort((a, b) => a - b);
     const perm = axes.map((a) => kept.indexOf(a));
@@ -114,7 +146,8 @@ export class SpikeMonitor {
 
   /** Records one forward pass of a layer over `input` (any shape, all time steps and samples). */
   observe(layer: string, input: tf.Tensor, info: ObserveInfo): void {
-    const { nonZero, synapticOps, connections } = countOps(input, info.fanOut, info.fanOutMap);
+    // 'ac' layers receive binary spikes (ObserveSpec): counted by summing them
+    const { nonZero, synapticOps, connections } = countOps(input, info.fanOut, info.fanOutMap, info.kind === 'ac');
     const prev = this.records.get(layer);
     if (prev) {
       prev.inputElements += input.size;

@@ -179,6 +179,17 @@ describe('Linear and the generic counter', () => {
     x.dispose();
   });
 
+  test('the binary fast path (spikes summed) gives the same counts as testing every element', () => {
+    const x = spikes([3, 5, 5, 4], 0.35, 9);
+    const map = convFanOutMap(5, 5, 5, 5, 3, 1, 1, 6);
+    expect(countOps(x, 6, undefined, true)).toEqual(countOps(x, 6, undefined, false));
+    expect(countOps(x, 54, map, true)).toEqual(countOps(x, 54, map, false));
+    // a map over axes that include the last one
+    const values = Array.from({ length: 20 }, (_, i) => (i % 7) + 1);
+    expect(countOps(x, 1, { axes: [1, 3], values }, true)).toEqual(countOps(x, 1, { axes: [1, 3], values }, false));
+    x.dispose();
+  });
+
   test('no tensors are left behind by observing', () => {
     const conv = new Conv2d({ name: 'c', inChannels: 2, outChannels: 3, kernelSize: 3, padding: 1, bias: false });
     const x = spikes([1, 6, 6, 2], 0.3, 2) as tf.Tensor4D;
