@@ -51,7 +51,7 @@ export function detectPart(ref: DetectInput): EncoderPart {
   const names = [...ref.tensors.keys()];
   if (names.length === 0) throw new ConvertError(`${ref.file} holds no tensors`, 'E_WRONG_MODEL', 'pass a SpikeCLIP image- or text-encoder checkpoint');
   const some = (re: RegExp) => names.find((n) => re.test(n));
-  const hf = some(HF_CLIP_RE);
+  const hf = some(/^(vision_model|text_model)\./) ?? some(HF_CLIP_RE);
   if (hf !== undefined) {
     throw new ConvertError(
       `${ref.file}: this looks like a Hugging Face CLIP model (it has ${hf}): use \`spikeclip convert teacher\` to turn it into a teacher checkpoint`,

@@ -237,8 +237,25 @@ export function readTokenizerFolder(dir: string): TokenizerFolder {
   return { dir: found, files, tokenizer };
 }
 
-/** Reads, checks and converts; writes the checkpoint only when everything is right. */
-export async function importReferenceCheckpoint(opts: ImportOptions): Promise<ImportResult> {
+/** Everything read and checked, ready to be written (no TF.js involved so far). */
+export interface ImportPlan {
+  opts: ImportOptions;
+  seed: number;
+  arch: ResolvedArch;
+  plans: PartPlan[];
+  imported: EncoderPart[];
+  fresh: EncoderPart | null;
+  freshFrom: string;
+  architecture: SpikeClipConfig;
+  tokenizer?: TokenizerFolder;
+  notes: string[];
+}
+
+/**
+ * Reads the files and checks everything (output directory, containers, names, shapes,
+ * architecture, tokenizer) without TF.js: every bad input fails here, before anything is written.
+ */
+export async function prepareImport(opts: ImportOptions): Promise<ImportPlan> {
   const seed = opts.seed ?? 0;
   const inputs = [opts.from, ...(opts.text !== undefined ? [opts.text] : [])];
   checkOutDir(opts.out, 'checkpoint', opts.force ?? false, inputs);
@@ -309,6 +326,13 @@ export async function importReferenceCheckpoint(opts: ImportOptions): Promise<Im
     opts.warn?.(msg);
   }
 
+  return { opts, seed, arch, plans, imported, fresh, freshFrom, architecture, tokenizer, notes };
+}
+
+/** Builds the student (TF.js) and writes the checkpoint atomically. */
+export async function executeImport(plan: ImportPlan): Promise<ImportResult> {
+  const { opts, seed, arch, plans, imported, fresh, freshFrom, architecture, tokenizer, notes } = plan;
+
   // Build and write.
   const model = new SpikeClip(architecture, { seed });
   try {
@@ -371,4 +395,9 @@ export async function importReferenceCheckpoint(opts: ImportOptions): Promise<Im
   } finally {
     model.dispose();
   }
+}
+
+/** Reads, checks and converts; writes the checkpoint only when everything is right. */
+export async function importReferenceCheckpoint(opts: ImportOptions): Promise<ImportResult> {
+  return executeImport(await prepareImport(opts));
 }

@@ -2,7 +2,7 @@ import { Flags } from '@oclif/core';
 import { SpikeclipCommand } from '../../cli/base-command';
 import { makeProvenance } from '../../cli/provenance';
 import { describePart, PART_NAMES } from '../../convert/architecture';
-import { importReferenceCheckpoint, type ImportResult } from '../../convert/import';
+import { executeImport, prepareImport, type ImportResult } from '../../convert/import';
 import { PRESET_NAMES } from '../../models/config';
 
 export default class ConvertImport extends SpikeclipCommand<typeof ConvertImport> {
@@ -35,9 +35,9 @@ export default class ConvertImport extends SpikeclipCommand<typeof ConvertImport
 
   async run(): Promise<ImportResult> {
     const f = this.flags;
-    await this.useBackend();
-    this.progress.update(`importing ${f.from}${f.text ? ` and ${f.text}` : ''}`);
-    const result = await importReferenceCheckpoint({
+    this.progress.update(`reading ${f.from}${f.text ? ` and ${f.text}` : ''}`);
+    // Every check runs before the backend starts and before anything is written.
+    const plan = await prepareImport({
       from: f.from,
       text: f.text,
       out: f.out,
@@ -47,9 +47,13 @@ export default class ConvertImport extends SpikeclipCommand<typeof ConvertImport
       tokenizer: f.tokenizer,
       seed: f.seed,
       force: f.force,
-      provenance: { ...makeProvenance({ seed: f.seed, backend: this.backendInfo ? { name: this.backendInfo.name, threads: this.backendInfo.threads } : undefined }) },
       warn: (m) => process.emitWarning(m),
     });
+    await this.useBackend();
+    const backend = this.backendInfo ? { name: this.backendInfo.name, threads: this.backendInfo.threads } : undefined;
+    plan.opts.provenance = { ...makeProvenance({ seed: f.seed, backend }) };
+    this.progress.update(`writing ${f.out}`);
+    const result = await executeImport(plan);
     this.progress.stop();
     if (!this.jsonEnabled()) {
       for (const n of result.notes) if (!n.startsWith('only the ')) this.note(`note: ${n}`);
