@@ -16,6 +16,8 @@
  * - BatchMatMul (replaced; transposed or batched products ran a scalar loop at 0.4-2 GFLOP/s)
  *   with explicit transposes and batch folding onto XNNPACK's fast path;
  * - UnsortedSegmentSum (missing: the gradient of gather / embedding lookups);
+ * - Sum and Mean (replaced for float32 reductions over leading or middle axes: the built-in
+ *   transposes the whole tensor first) as a row-by-row accumulation;
  * - Identity (replaced; the built-in copies the data, and the engine runs it for every tensor
  *   it saves for the backward pass) sharing the data as the cpu backend's does;
  * - DepthwiseConv2dNativeBackpropFilter / -Input (missing) from elementwise ops and a
@@ -31,6 +33,7 @@ import { batchMatMulConfig } from '../kernels/batch-matmul';
 import { conv2DBackpropFilterConfig, conv2DBackpropInputConfig } from '../kernels/conv2d-backprop';
 import { depthwiseBackpropFilterConfig, depthwiseBackpropInputConfig } from '../kernels/depthwise-backprop';
 import { identityConfig } from '../kernels/identity';
+import { meanConfig, sumConfig } from '../kernels/reduce';
 import { unsortedSegmentSumConfig } from '../kernels/segment-sum';
 import { isRegistered, rememberBuiltin, replaceKernel, restoreBuiltin } from '../kernels/wasm-ops';
 import { gatherGradConfig, setPreviousGatherGradient } from './gather';
@@ -47,6 +50,8 @@ export const WASM_TRAINING_KERNELS: readonly KernelConfig[] = [
   depthwiseBackpropFilterConfig,
   depthwiseBackpropInputConfig,
   identityConfig,
+  sumConfig,
+  meanConfig,
 ];
 
 /** Gradients we register for all backends. */
