@@ -15,14 +15,14 @@
  * - 'direct': shortest side straight to 32 (bicubic) and centre crop; identity for 32x32 inputs
  *   such as CIFAR, so it skips the 32 -> 224 -> 32 round trip.
  *
- * The geometric part (decode, resize, crop) works on uint8 pixels with sharp and is what the loader
+ * The geometric part (sharp decodes; resize and crop use the Pillow-exact resampler of
+ * clip-preprocess.ts, so pixels equal Pillow's) works on uint8 pixels and is what the loader
  * caches; augmentation and normalisation run per batch on those bytes. Output is Float32 HWC,
- * batches NHWC (what TF.js convolutions take). sharp's bicubic kernel is Catmull-Rom (a = -0.5),
- * the same cubic as PIL's; the two libraries still round differently, so pixels can differ by a
- * unit or two from PIL's.
+ * batches NHWC (what TF.js convolutions take).
  */
 import sharp from 'sharp';
 import type { Sharp, SharpOptions } from 'sharp';
+import { clipGeometry, defaultClipPreprocess } from './clip-preprocess';
 import { DatasetError, ImageSource, RgbImage } from './types';
 
 export const CLIP_MEAN: readonly [number, number, number] = [0.48145466, 0.4578275, 0.40821073];
@@ -64,8 +64,8 @@ export function checkView(v: ViewSpec): ViewSpec {
 
 /** A short stable name of a view (part of the loader's cache key). */
 export function viewKey(v: ViewSpec): string {
-  if (v.view === 'teacher') return `teacher${v.size}-bicubic-hfcrop`;
-  if (v.studentResize === 'direct') return `student${v.size}-direct-bicubic-hfcrop`;
+  if (v.view === 'teacher') return `teacher${v.size}-pilbicubic-hfcrop`;
+  if (v.studentResize === 'direct') return `student${v.size}-direct-pilbicubic-hfcrop`;
   return `student${v.size}-${v.studentResize}-from-teacher${v.teacherSize}`;
 }
 
@@ -165,29 +165,18 @@ export async function decodeImage(src: ImageSource): Promise<RgbImage> {
   }
 }
 
-async function sizeOf(src: ImageSource): Promise<{ width: number; height: number }> {
-  if (src.kind === 'rgb') return { width: src.image.width, height: src.image.height };
-  const m = await sharpOf(src).metadata();
-  if (!m.width || !m.height) throw new Error('no image dimensions');
-  return { width: m.width, height: m.height };
-}
-
-/** Shortest side to `size` (bicubic), centre crop `size` x `size`; one sharp pipeline from the source. */
+/**
+ * Shortest side to `size` with Pillow's bicubic resampling, centre crop `size` x `size`: exactly
+ * what Hugging Face's CLIPImageProcessor computes (clip-preprocess.ts re-implements Pillow's
+ * resampler bit for bit; sharp's cubic differs by up to tens of levels on upscales such as
+ * CIFAR's 32 -> 224), so teacher features seen in training equal those of `spikeclip embed`.
+ * sharp only decodes.
+ */
 export async function resizeCentreCrop(src: ImageSource, size: number): Promise<RgbImage> {
-  try {
-    const dim = await sizeOf(src);
-    if (src.kind === 'rgb' && dim.width === size && dim.height === size) return src.image;
-    const r = shortestSideSize(dim.width, dim.height, size);
-    const box = centreCropBox(r.width, r.height, size, size);
-    let p = sharpOf(src);
-    // fastShrinkOnLoad false: decode at full size like PIL (JPEG DCT-domain shrinking changes pixels).
-    if (r.width !== dim.width || r.height !== dim.height) p = p.resize(r.width, r.height, { fit: 'fill', kernel: 'cubic', fastShrinkOnLoad: false });
-    if (box.left !== 0 || box.top !== 0 || r.width !== size || r.height !== size) p = p.extract(box);
-    return await toRgb(p, src);
-  } catch (e) {
-    if (e instanceof DatasetError) throw e;
-    throw decodeError(src, e);
-  }
+  if (src.kind === 'rgb' && src.image.width === size && src.image.height === size) return src.image;
+  const img = await decodeImage(src);
+  if (img.width === size && img.height === size) return img;
+  return clipGeometry(img, defaultClipPreprocess(size));
 }
 
 /** Antialiased bilinear (triangle filter) reduction of a square image to `size`. */
