@@ -13,6 +13,7 @@ import { studentView } from '../data/transforms';
 import { ClipTokenizer } from '../text/tokenizer';
 import { promptsFor, templatesFor } from '../text/templates';
 import { syntheticTokenIds, tokenBatches, type ImageBatch, type TextBatch } from './inputs';
+import { EnergyReportError } from './report';
 
 export interface DatasetInputsOptions {
   dataset: string;
@@ -82,6 +83,9 @@ export async function datasetInputs(o: DatasetInputsOptions): Promise<DatasetInp
   const base = split.dataset.split(':')[0];
   if (o.tokenizerDir && split.classNames.length > 0) {
     const tok = ClipTokenizer.fromDir(o.tokenizerDir);
+    if (tok.vocabSize > t.vocabSize) {
+      throw new EnergyReportError(`the tokenizer in ${o.tokenizerDir} has ${tok.vocabSize} tokens, more than the text encoder's ${t.vocabSize}: not this model's tokenizer`);
+    }
     const templates = templatesFor(base);
     const prompts = promptsFor(split.classNames, templates);
     const chosen = subset(prompts.length, Math.min(o.samples, prompts.length), o.seed).map((i) => prompts[i]);

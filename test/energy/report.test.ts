@@ -19,6 +19,7 @@ import { checkpointHash } from '../../src/io/checkpoint';
 import { SpikeClip, describeArchitecture, validateConfig, type SpikeClipConfig } from '../../src/models';
 import { DEFAULT_NEURON, SpikeMonitor, type ObserveInfo } from '../../src/snn';
 import { saveStudentCheckpoint } from '../../src/train/student-checkpoint';
+import { smallClipVocab } from '../helpers/clip-vocab';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -276,5 +277,30 @@ describe('measureSpikes and runEnergyReport', () => {
     expect(r.architecture).toBe('spikeclip-tiny');
     expect(r.warnings.join(' ')).toMatch(/untrained/);
     expect(r.encoders[0].ann.flops).toBe(describeArchitecture(r.config).image.flopsPerStep);
+  });
+
+  test('dataset inputs: a seeded subset of images, class prompts through the checkpoint tokenizer', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'energy-ds-'));
+    const vocab = smallClipVocab(['a', 'photo', 'of', 'the', 'red', 'blue', 'green', 'circle', 'square']);
+    const base = microConfig();
+    const cfg = validateConfig({ image: { ...base.image, imageSize: 32 }, text: { ...base.text, contextLength: 8, maxPositions: 8, vocabSize: vocab.vocab.size } });
+    const model = new SpikeClip(cfg, { seed: 6 });
+    excite(model);
+    // embeddings large enough for the text LIFs to fire
+    const emb = model.text.clip_embedding.token_embedding.weight;
+    emb.assign(tf.randomNormal(emb.shape, 0, 3, 'float32', 8));
+    const enc = new TextEncoder();
+    await saveStudentCheckpoint(dir, model, { tokenizerFiles: new Map([['vocab.json', enc.encode(vocab.vocabJson)], ['merges.txt', enc.encode(vocab.mergesTxt)]]) });
+    model.dispose();
+    const run = () => runEnergyReport({ model: { kind: 'checkpoint', dir }, energy: energyConstants(), inputs: { kind: 'dataset', dataset: 'shapes', split: 'test', samples: 5, seed: 2 }, batchSize: 2 });
+    const r = await run();
+    expect(r.inputs).toMatchObject({ kind: 'dataset', dataset: 'shapes', split: 'test', images: 5, prompts: 5 });
+    expect(r.inputs.imageSource).toMatch(/shapes test: 5 of 360 images, seeded random subset \(seed 2\)/);
+    expect(r.inputs.textSource).toMatch(/^5 of \d+ prompts \(36 class names x \d+ templates for shapes\), seeded subset, tokenizer .*tokenizer$/);
+    expect(r.warnings).toEqual([]);
+    expect(r.encoders[1].sops).toBeGreaterThan(0);
+    // seeded: the same images and prompts again
+    expect((await run()).encoders.map((e) => e.energyPj)).toEqual(r.encoders.map((e) => e.energyPj));
+    fs.rmSync(dir, { recursive: true, force: true });
   });
 });

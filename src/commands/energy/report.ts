@@ -15,17 +15,13 @@ const DEFAULT_ARCH = 'spikeclip-b';
 
 export default class EnergyReportCommand extends SpikeclipCommand<typeof EnergyReportCommand> {
   static override summary = 'Per-layer firing rates, synaptic operations and energy of a spiking model.';
-  static override description = `Runs inputs through the model with spike monitors and counts, per layer, MACs (real-valued
-input) and exact SOPs (non-zero input spikes x fan-out, summed over T), then
-E = E_MAC * MACs + E_AC * SOPs with 45 nm figures (METHOD.md section 8), beside the estimate
-fr x T x FLOPs and the ANN twin's energy at the same width (E_MAC * FLOPs, T = 1).
-
-Inputs: --synthetic (seeded random images and prompts: no data needed), --dataset NAME (a seeded
-random subset of --samples images of --split, in the student view; prompts from the class names
-when the checkpoint has a tokenizer), or --rates FILE (given per-layer firing rates, nothing is
-run). Without --checkpoint the architecture --arch is used with fresh weights seeded by --seed.
-The report records the weights (checkpoint SHA-256 or seed), inputs, number of images, T, the
-energy constants and the backend. See docs/energy.md.`;
+  static override description = [
+    'Runs inputs through the model with spike monitors and counts, per layer, MACs (real-valued input) and exact SOPs (non-zero input spikes x fan-out, summed over T), then E = E_MAC * MACs + E_AC * SOPs with 45 nm figures (METHOD.md section 8), beside the estimate fr x T x FLOPs and the ANN twin\'s energy at the same width (E_MAC * FLOPs, T = 1).',
+    '',
+    'Inputs: --synthetic (seeded random images and prompts: no data needed), --dataset NAME (a seeded random subset of --samples images of --split, in the student view; prompts from the class names when a tokenizer is at hand), or --rates FILE (given per-layer firing rates: nothing is run). Without --checkpoint the architecture --arch is used with fresh weights seeded by --seed.',
+    '',
+    'The report records the weights (checkpoint SHA-256 or seed), the inputs, the number of images, T, the energy constants and the backend. See docs/energy.md.',
+  ].join('\n');
 
   static override examples = [
     '<%= config.bin %> energy report --synthetic --arch spikeclip-tiny --samples 8',
@@ -36,7 +32,7 @@ energy constants and the backend. See docs/energy.md.`;
 
   static override flags = {
     checkpoint: Flags.string({ description: 'Student checkpoint directory (default: fresh weights of --arch).' }),
-    arch: Flags.string({ description: `Architecture without a checkpoint (default ${DEFAULT_ARCH}).`, options: [...PRESET_NAMES] }),
+    arch: Flags.string({ description: `Architecture without a checkpoint (default ${DEFAULT_ARCH}).`, options: [...PRESET_NAMES], aliases: ['model-preset'] }),
     synthetic: Flags.boolean({ description: 'Feed seeded random images and prompts (no data needed).' }),
     dataset: Flags.string({ description: 'Dataset whose images are fed (cifar10, cifar100, flowers102, pets, shapes, folder:DIR, ...).' }),
     'data-dir': Flags.string({ description: 'Where the dataset is (default: SPIKECLIP_DATA_DIR or ~/.cache/spikeclip/data).' }),
