@@ -73,7 +73,7 @@ export interface EvalResultJson {
     distractors: string[];
   };
   renormalize: boolean;
-  /** Mean over the classes with images (the classes counted in mean_per_class_recall). */
+  /** Classes with at least one image (the ones mean_per_class_recall averages over). */
   classes_with_images: number;
   per_class_accuracy: ClassResultRow[];
   /** rows: the true classes; columns: every candidate (classes, then distractors). */
