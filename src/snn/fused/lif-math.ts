@@ -37,7 +37,13 @@ export interface LifParams {
 
 const f = Math.fround;
 
-/** Spikes s [T, N] of inputs x [T, N]; `v` is scratch of length N. */
+/**
+ * Spikes s [T, N] of inputs x [T, N]; `v` is scratch of length N.
+ * Branch-free inner loops (spikes are unpredictable; a branch per neuron cost 2x): the spike is
+ * `+(h >= vth)` (equal to the composed path's `h - vth >= 0`: the float32 difference of two
+ * float32 values is 0 only when they are equal), and the reset `h (1 - s) + vr s` (exactly h or
+ * vr for s in {0, 1}, as in the composed path).
+ */
 export function lifForward(p: LifParams, x: Float32Array, s: Float32Array, T: number, N: number, v: Float32Array): void {
   const k = f(p.decay);
   const vth = f(p.vThreshold);
@@ -50,9 +56,9 @@ export function lifForward(p: LifParams, x: Float32Array, s: Float32Array, T: nu
       for (let i = 0; i < N; i++) {
         const vi = v[i];
         const h = f(f(f(x[o + i] - f(vi - vr)) * k) + vi);
-        const fire = f(h - vth) >= 0;
-        s[o + i] = fire ? 1 : 0;
-        v[i] = fire ? vr : h;
+        const sp = +(h >= vth);
+        s[o + i] = sp;
+        v[i] = h * (1 - sp) + vr * sp;
       }
     }
   } else if (leaky) {
@@ -61,10 +67,19 @@ export function lifForward(p: LifParams, x: Float32Array, s: Float32Array, T: nu
       for (let i = 0; i < N; i++) {
         const vi = v[i];
         const h = f(f(f(x[o + i] - vi) * k) + vi);
-        const u = f(h - vth);
-        const fire = u >= 0;
-        s[o + i] = fire ? 1 : 0;
-        v[i] = fire ? u : h;
+        const sp = +(h >= vth);
+        s[o + i] = sp;
+        v[i] = f(h - vth * sp);
+      }
+    }
+  } else if (p.hardReset) {
+    for (let t = 0; t < T; t++) {
+      const o = t * N;
+      for (let i = 0; i < N; i++) {
+        const h = f(x[o + i] + v[i]);
+        const sp = +(h >= vth);
+        s[o + i] = sp;
+        v[i] = h * (1 - sp) + vr * sp;
       }
     }
   } else {
@@ -72,10 +87,9 @@ export function lifForward(p: LifParams, x: Float32Array, s: Float32Array, T: nu
       const o = t * N;
       for (let i = 0; i < N; i++) {
         const h = f(x[o + i] + v[i]);
-        const u = f(h - vth);
-        const fire = u >= 0;
-        s[o + i] = fire ? 1 : 0;
-        v[i] = fire ? (p.hardReset ? vr : u) : h;
+        const sp = +(h >= vth);
+        s[o + i] = sp;
+        v[i] = f(h - vth * sp);
       }
     }
   }
@@ -92,12 +106,21 @@ function chargeBlock(p: LifParams, x: Float32Array, H: Float32Array, T: number, 
   for (let t = 0; t < T; t++) {
     const o = t * N + i0;
     const oh = t * n;
-    for (let i = 0; i < n; i++) {
-      const vi = v[i];
-      const h = leaky ? f(f(f(x[o + i] - f(vi - vr)) * k) + vi) : f(x[o + i] + vi);
-      H[oh + i] = h;
-      const u = f(h - vth);
-      v[i] = u >= 0 ? (hard ? vr : u) : h;
+    if (leaky) {
+      for (let i = 0; i < n; i++) {
+        const vi = v[i];
+        const h = f(f(f(x[o + i] - f(vi - vr)) * k) + vi);
+        H[oh + i] = h;
+        const sp = +(h >= vth);
+        v[i] = hard ? h * (1 - sp) + vr * sp : f(h - vth * sp);
+      }
+    } else {
+      for (let i = 0; i < n; i++) {
+        const h = f(x[o + i] + v[i]);
+        H[oh + i] = h;
+        const sp = +(h >= vth);
+        v[i] = hard ? h * (1 - sp) + vr * sp : f(h - vth * sp);
+      }
     }
   }
 }
@@ -175,22 +198,33 @@ export function lifBackward(p: LifParams, dy: Float32Array, x: Float32Array, dx:
     for (let t = T - 1; t >= 0; t--) {
       const o = t * N + i0;
       const oh = t * n;
-      for (let i = 0; i < n; i++) {
-        const h = H[oh + i];
-        const fire = f(h - vth) >= 0;
-        const dv = dV[i];
-        let ds = dy[o + i];
-        let dh: number;
-        if (hard) {
-          dh = fire ? 0 : dv;
-          if (!detach) ds += dv * (vr - h);
-        } else {
-          dh = dv;
-          if (!detach) ds -= dv * vth;
+      if (hard && detach) {
+        for (let i = 0; i < n; i++) {
+          const dh = dV[i] * (1 - +(H[oh + i] >= vth)) + dy[o + i] * G[oh + i];
+          dx[o + i] = dh * dhdx;
+          dV[i] = dh * dhdv;
         }
-        dh += ds * G[oh + i];
-        dx[o + i] = dh * dhdx;
-        dV[i] = dh * dhdv;
+      } else if (hard) {
+        for (let i = 0; i < n; i++) {
+          const h = H[oh + i];
+          const dv = dV[i];
+          const dh = dv * (1 - +(h >= vth)) + (dy[o + i] + dv * (vr - h)) * G[oh + i];
+          dx[o + i] = dh * dhdx;
+          dV[i] = dh * dhdv;
+        }
+      } else if (detach) {
+        for (let i = 0; i < n; i++) {
+          const dh = dV[i] + dy[o + i] * G[oh + i];
+          dx[o + i] = dh * dhdx;
+          dV[i] = dh * dhdv;
+        }
+      } else {
+        for (let i = 0; i < n; i++) {
+          const dv = dV[i];
+          const dh = dv + (dy[o + i] - dv * vth) * G[oh + i];
+          dx[o + i] = dh * dhdx;
+          dV[i] = dh * dhdv;
+        }
       }
     }
   }
