@@ -86,6 +86,41 @@ describe('spikeclip convert import', () => {
     expect((await loadCheckpoint(path.join(dir, 'b'))).config.imported).toEqual(['image']);
   });
 
+  it('the imported student works with `spikeclip embed` (texts through the --tokenizer files): embeddings of the reference weights', async () => {
+    const { smallClipVocab } = await import('../helpers/clip-vocab');
+    const { ClipTokenizer } = await import('../../src/text/tokenizer');
+    const { SpikeClipTextEncoder } = await import('../../src/models/text-encoder');
+    const { fromPytorchStateDict } = await import('../../src/models/pytorch-names');
+    const tf = await import('@tensorflow/tfjs');
+    const dir = tmp();
+    const vocab = smallClipVocab();
+    fs.mkdirSync(path.join(dir, 'clip'));
+    fs.writeFileSync(path.join(dir, 'clip', 'vocab.json'), vocab.vocabJson);
+    fs.writeFileSync(path.join(dir, 'clip', 'merges.txt'), vocab.mergesTxt);
+    const text = { ...SMALL_TEXT, vocabSize: 600 };
+    const txt = referenceTextStateDict(text, 31);
+    writeReferenceSafetensors(path.join(dir, 'image.safetensors'), referenceImageStateDict(TINY_IMAGE, 30));
+    writeReferenceSafetensors(path.join(dir, 'text.safetensors'), txt);
+    const out = path.join(dir, 'student');
+    const r = cli(['convert', 'import', '--from', path.join(dir, 'image.safetensors'), '--text', path.join(dir, 'text.safetensors'), '--out', out, '--tokenizer', path.join(dir, 'clip'), '--quiet']);
+    expect(r.status).toBe(0);
+    const e = cli(['embed', '--model', out, '--text', 'a photo of a cat', '--text', 'a red square', '--json']);
+    expect(e.status).toBe(0);
+    const doc = JSON.parse(e.stdout).result as { text_embeds: number[][]; token_ids: number[][] };
+    const tok = ClipTokenizer.fromHuggingFace(vocab.vocabJson, vocab.mergesTxt);
+    const ids = tok.encodeBatch(['a photo of a cat', 'a red square'], 4, { padId: tok.endId });
+    expect(doc.token_ids).toEqual([Array.from(ids.slice(0, 4)), Array.from(ids.slice(4, 8))]);
+    // the same texts through a text encoder loaded directly from the reference tensors
+    await tf.setBackend('cpu');
+    const arch = { ...getPreset('spikeclip-b').text, ...text };
+    const enc = new SpikeClipTextEncoder(arch, { seed: 1 });
+    enc.loadStateDict(fromPytorchStateDict(txt, 'text'));
+    const y = enc.forward(tf.tensor2d(doc.token_ids, [2, 4], 'int32'));
+    const want = tf.div(y, tf.norm(y, 2, 1, true)).arraySync() as number[][];
+    for (let i = 0; i < 2; i++) for (let j = 0; j < 512; j++) expect(doc.text_embeds[i][j]).toBeCloseTo(want[i][j], 5);
+    enc.dispose();
+  });
+
   it('bad input: one line naming the problem, exit status 4, nothing written', () => {
     const dir = tmp();
     const out = path.join(dir, 'out');
