@@ -318,7 +318,10 @@ export async function prepareImport(opts: ImportOptions): Promise<ImportPlan> {
     const r = p.ref;
     const how = [r.container !== '' ? `the "${r.container}" entry of a training checkpoint` : 'a bare state dict', r.modulePrefix ? 'module. prefix removed' : ''].filter((s) => s !== '');
     notes.push(`${PART_NAMES[p.part]} from ${r.file} (${r.format}; ${how.join(', ')}): ${describePart(p.part, p.config)}`);
-    if (p.ignored.length > 0) notes.push(`${r.file}: skipped ${p.ignored.length} buffer${p.ignored.length > 1 ? 's' : ''} spikeclip does not store (num_batches_tracked, position_ids)`);
+    if (p.ignored.length > 0) {
+      const kinds = [...new Set(p.ignored.map((n) => n.slice(n.lastIndexOf('.') + 1)))].join(', ');
+      notes.push(`${r.file}: skipped ${p.ignored.length} buffer${p.ignored.length > 1 ? 's' : ''} spikeclip does not store (${kinds})`);
+    }
   }
   if (fresh !== null) {
     const msg = `only the ${PART_NAMES[imported[0]]} was imported; the ${PART_NAMES[fresh]} is initialised fresh (seed ${seed}, ${freshFrom} architecture) and must be trained before its embeddings mean anything (config.json records imported: ["${imported[0]}"])`;

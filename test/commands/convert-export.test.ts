@@ -60,7 +60,7 @@ describe('spikeclip convert export', () => {
     const r = cli(['convert', 'export', '--checkpoint', ckpt, '--format', 'tfjs', '--out', out, '--shard-bytes', '65536']);
     expect(r.status).toBe(0);
     expect(r.stdout).toContain(`wrote tfjs export ${out}`);
-    expect(r.stdout).toMatch(/model\.json\s+model\.json\s+\d+ tensors/);
+    expect(r.stdout).toMatch(/model\.json\s+TF\.js manifest\s+\d+ tensors/);
     expect(r.stdout).toMatch(/group1-shard1of\d+\.bin/);
     const mj = JSON.parse(fs.readFileSync(path.join(out, 'model.json'), 'utf8'));
     expect(mj.format).toBe('spikeclip-tfjs');

@@ -6,6 +6,8 @@ import { exportCheckpoint, EXPORT_FORMATS, type ExportFormat, type ExportResult 
 import type { EncoderPart } from '../../convert/architecture';
 import { TFJS_SHARD_BYTES } from '../../convert/tfjs-format';
 
+const ROLE_NAMES: Record<string, string> = { weights: 'weights', 'model.json': 'TF.js manifest', 'weights-shard': 'weight shard', tokenizer: 'tokenizer' };
+
 export default class ConvertExport extends SpikeclipCommand<typeof ConvertExport> {
   static override summary = 'Export a checkpoint as reference-named PyTorch safetensors or as a TF.js model folder.';
   static override description = [
@@ -57,7 +59,7 @@ export default class ConvertExport extends SpikeclipCommand<typeof ConvertExport
       for (const n of result.notes) this.note(`note: ${n}`);
       this.log(`wrote ${result.format} export ${result.out}`);
       for (const file of result.files) {
-        const what = file.part ? `${file.part} encoder` : file.role;
+        const what = file.part ? `${file.part} encoder` : ROLE_NAMES[file.role];
         const tensors = file.tensors !== undefined ? `${file.tensors} tensors, ` : '';
         this.log(`  ${file.file.padEnd(28)} ${what.padEnd(14)} ${tensors}${file.bytes.toLocaleString('en-US')} bytes`);
       }
