@@ -1,0 +1,114 @@
+;; Event-driven products of binary spike matrices, in WebAssembly SIMD, run directly on the
+;; TF.js wasm backend's memory (imported; pointers are byte offsets of its tensors).
+;;
+;; spike_matmul(s, w, out, M, K, N, idx): out[M,N] = s[M,K] x w[K,N] for s in {0,1}: for each row
+;; m, the indices k with s[m,k] = 1 are listed (idx: K i32 of scratch), then every output
+;; element sums w[k, n] over those k in increasing k, 16 columns at a time in 4 v128
+;; accumulators. Dense kernels (XNNPACK) sum s*w over all k in the same order, and s*w is
+;; exactly w or 0 while adding 0 changes nothing, so the results are bit for bit the same.
+;;
+;; count_spikes(s, n): the number of ones in s[n], or -1 when some value is neither 0 nor 1.
+(module
+  (import "env" "memory" (memory 1))
+
+  (func (export "count_spikes") (param $s i32) (param $n i32) (result i32)
+    (local $i i32) (local $cnt i32) (local $v v128) (local $one v128) (local $is1 v128) (local $f f32) (local $n4 i32)
+    (local.set $one (f32x4.splat (f32.const 1)))
+    (local.set $n4 (i32.and (local.get $n) (i32.const -4)))
+    (block $done
+      (loop $l
+        (br_if $done (i32.ge_u (local.get $i) (local.get $n4)))
+        (local.set $v (v128.load (i32.add (local.get $s) (i32.shl (local.get $i) (i32.const 2)))))
+        (local.set $is1 (f32x4.eq (local.get $v) (local.get $one)))
+        (if (i32.eqz (v128.any_true (v128.andnot
+              (v128.not (f32x4.eq (local.get $v) (f32x4.splat (f32.const 0))))
+              (local.get $is1))))
+          (then)
+          (else (return (i32.const -1))))
+        (local.set $cnt (i32.add (local.get $cnt) (i32.popcnt (i32x4.bitmask (local.get $is1)))))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $l)))
+    (block $done2
+      (loop $l2
+        (br_if $done2 (i32.ge_u (local.get $i) (local.get $n)))
+        (local.set $f (f32.load (i32.add (local.get $s) (i32.shl (local.get $i) (i32.const 2)))))
+        (if (f32.eq (local.get $f) (f32.const 1))
+          (then (local.set $cnt (i32.add (local.get $cnt) (i32.const 1))))
+          (else (if (f32.ne (local.get $f) (f32.const 0)) (then (return (i32.const -1))))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $l2)))
+    (local.get $cnt))
+
+  (func (export "spike_matmul") (param $s i32) (param $w i32) (param $out i32)
+        (param $M i32) (param $K i32) (param $N i32) (param $idx i32)
+    (local $m i32) (local $k i32) (local $cnt i32) (local $j i32) (local $n0 i32) (local $n16 i32)
+    (local $row i32) (local $orow i32) (local $p i32) (local $rowBytes i32)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128) (local $acc f32)
+    (local.set $n16 (i32.and (local.get $N) (i32.const -16)))
+    (local.set $rowBytes (i32.shl (local.get $N) (i32.const 2)))
+    (block $mdone
+      (loop $mloop
+        (br_if $mdone (i32.ge_u (local.get $m) (local.get $M)))
+        ;; events of row m
+        (local.set $row (i32.add (local.get $s) (i32.shl (i32.mul (local.get $m) (local.get $K)) (i32.const 2))))
+        (local.set $cnt (i32.const 0))
+        (local.set $k (i32.const 0))
+        (block $kdone
+          (loop $kloop
+            (br_if $kdone (i32.ge_u (local.get $k) (local.get $K)))
+            (if (f32.ne (f32.load (i32.add (local.get $row) (i32.shl (local.get $k) (i32.const 2)))) (f32.const 0))
+              (then
+                (i32.store (i32.add (local.get $idx) (i32.shl (local.get $cnt) (i32.const 2)))
+                           (i32.mul (local.get $k) (local.get $rowBytes)))
+                (local.set $cnt (i32.add (local.get $cnt) (i32.const 1)))))
+            (local.set $k (i32.add (local.get $k) (i32.const 1)))
+            (br $kloop)))
+        (local.set $orow (i32.add (local.get $out) (i32.mul (local.get $m) (local.get $rowBytes))))
+        ;; 16 columns at a time
+        (local.set $n0 (i32.const 0))
+        (block $ndone
+          (loop $nloop
+            (br_if $ndone (i32.ge_u (local.get $n0) (local.get $n16)))
+            (local.set $a0 (v128.const i32x4 0 0 0 0))
+            (local.set $a1 (v128.const i32x4 0 0 0 0))
+            (local.set $a2 (v128.const i32x4 0 0 0 0))
+            (local.set $a3 (v128.const i32x4 0 0 0 0))
+            (local.set $j (i32.const 0))
+            (block $jdone
+              (loop $jloop
+                (br_if $jdone (i32.ge_u (local.get $j) (local.get $cnt)))
+                (local.set $p (i32.add (i32.add (local.get $w) (i32.load (i32.add (local.get $idx) (i32.shl (local.get $j) (i32.const 2)))))
+                                       (i32.shl (local.get $n0) (i32.const 2))))
+                (local.set $a0 (f32x4.add (local.get $a0) (v128.load (local.get $p))))
+                (local.set $a1 (f32x4.add (local.get $a1) (v128.load offset=16 (local.get $p))))
+                (local.set $a2 (f32x4.add (local.get $a2) (v128.load offset=32 (local.get $p))))
+                (local.set $a3 (f32x4.add (local.get $a3) (v128.load offset=48 (local.get $p))))
+                (local.set $j (i32.add (local.get $j) (i32.const 1)))
+                (br $jloop)))
+            (local.set $p (i32.add (local.get $orow) (i32.shl (local.get $n0) (i32.const 2))))
+            (v128.store (local.get $p) (local.get $a0))
+            (v128.store offset=16 (local.get $p) (local.get $a1))
+            (v128.store offset=32 (local.get $p) (local.get $a2))
+            (v128.store offset=48 (local.get $p) (local.get $a3))
+            (local.set $n0 (i32.add (local.get $n0) (i32.const 16)))
+            (br $nloop)))
+        ;; remaining columns one at a time
+        (block $tdone
+          (loop $tloop
+            (br_if $tdone (i32.ge_u (local.get $n0) (local.get $N)))
+            (local.set $acc (f32.const 0))
+            (local.set $j (i32.const 0))
+            (block $jdone2
+              (loop $jloop2
+                (br_if $jdone2 (i32.ge_u (local.get $j) (local.get $cnt)))
+                (local.set $acc (f32.add (local.get $acc)
+                  (f32.load (i32.add (i32.add (local.get $w) (i32.load (i32.add (local.get $idx) (i32.shl (local.get $j) (i32.const 2)))))
+                                     (i32.shl (local.get $n0) (i32.const 2))))))
+                (local.set $j (i32.add (local.get $j) (i32.const 1)))
+                (br $jloop2)))
+            (f32.store (i32.add (local.get $orow) (i32.shl (local.get $n0) (i32.const 2))) (local.get $acc))
+            (local.set $n0 (i32.add (local.get $n0) (i32.const 1)))
+            (br $tloop)))
+        (local.set $m (i32.add (local.get $m) (i32.const 1)))
+        (br $mloop))))
+)

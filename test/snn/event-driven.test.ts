@@ -1,0 +1,148 @@
+/**
+ * Event-driven spike products (src/snn/fused/event.ts, src/backend/simd/spike.wat): bit-identical
+ * to the dense product on binary inputs (wasm), the dense fallback above the rate threshold or
+ * for non-binary inputs, and the image encoder's embeddings and predictions unchanged.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { initBackend, releaseBackend } from '../../src/backend';
+import { installTrainingKernels } from '../../src/backend/gradients';
+import { eventDriven, spikeMatMul } from '../../src/snn/fused/event';
+import { getPreset } from '../../src/models/config';
+import { SpikeClipImageEncoder } from '../../src/models/image-encoder';
+import { INFERENCE } from '../../src/snn/module';
+
+function spikes(m: number, k: number, rate: number, seed: number): Float32Array {
+  const out = new Float32Array(m * k);
+  let s = seed >>> 0;
+  for (let i = 0; i < out.length; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = s / 4294967296 < rate ? 1 : 0;
+  }
+  return out;
+}
+
+function normals(n: number, seed: number): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = (s / 4294967296 - 0.5) * 2;
+  }
+  return out;
+}
+
+function product(sv: Float32Array, m: number, k: number, n: number, seed: number, maxRate: number | 'dense'): Float32Array {
+  return tf.tidy(() => {
+    const s = tf.tensor2d(sv, [m, k]);
+    const w = tf.tensor2d(normals(k * n, seed), [k, n]);
+    const y = maxRate === 'dense' ? tf.matMul(s, w) : spikeMatMul(s, w, maxRate);
+    if (!y) throw new Error('event path not taken');
+    return y.dataSync().slice() as unknown as void;
+  }) as unknown as Float32Array;
+}
+
+describe('event-driven spike products on wasm', () => {
+  beforeAll(async () => {
+    await initBackend({ backend: 'wasm', threads: 2, env: {} }, [installTrainingKernels]);
+  });
+  afterAll(() => releaseBackend());
+
+  const shapes: [number, number, number][] = [
+    [64, 384, 384],
+    [37, 96, 1536],
+    [5, 40, 37], // columns not a multiple of 16
+    [3, 7, 1],
+  ];
+  for (const [m, k, n] of shapes) {
+    for (const rate of [0, 0.05, 0.25, 0.9]) {
+      it(`[${m},${k}]x[${k},${n}] at firing rate ${rate}: bit-identical to the dense product`, () => {
+        const sv = spikes(m, k, rate, m + k + n);
+        const before = eventDriven.stats.event;
+        const got = product(sv, m, k, n, 5, 1);
+        expect(eventDriven.stats.event).toBe(before + 1);
+        const want = product(sv, m, k, n, 5, 'dense');
+        expect(Array.from(got)).toEqual(Array.from(want));
+      });
+    }
+  }
+
+  it('falls back to the dense product above the rate threshold and for non-binary input', () => {
+    const sv = spikes(16, 64, 0.5, 3);
+    const dense0 = eventDriven.stats.dense;
+    const got = product(sv, 16, 64, 32, 9, 0.2);
+    expect(eventDriven.stats.dense).toBe(dense0 + 1);
+    expect(Array.from(got)).toEqual(Array.from(product(sv, 16, 64, 32, 9, 'dense')));
+    const real = normals(16 * 64, 4);
+    const got2 = product(real, 16, 64, 32, 9, 1);
+    expect(eventDriven.stats.dense).toBe(dense0 + 2);
+    const want2 = product(real, 16, 64, 32, 9, 'dense');
+    expect(Array.from(got2)).toEqual(Array.from(want2));
+  });
+
+  it('is not used while a gradient tape records', () => {
+    const s = tf.tensor2d(spikes(4, 8, 0.3, 1), [4, 8]);
+    const w = tf.tensor2d(normals(8 * 3, 2), [8, 3]);
+    let inside: tf.Tensor | null = null;
+    tf.grad((ww: tf.Tensor) => {
+      inside = spikeMatMul(s, ww as tf.Tensor2D);
+      return tf.sum(tf.matMul(s, ww as tf.Tensor2D));
+    })(w).dispose();
+    expect(inside).toBeNull();
+    tf.dispose([s, w]);
+  });
+
+  it('leaves the image encoder\'s embeddings and predictions unchanged (spikeclip-tiny)', () => {
+    const cfg = getPreset('spikeclip-tiny').image;
+    const enc = new SpikeClipImageEncoder(cfg, { seed: 3 });
+    const x = tf.randomNormal([6, cfg.imageSize, cfg.imageSize, cfg.inChannels], 0, 1, 'float32', 11);
+    const classes = tf.randomNormal([cfg.outputDim, 10], 0, 1, 'float32', 12);
+    const run = (on: boolean) => {
+      const prev = { ...eventDriven };
+      eventDriven.enabled = on;
+      eventDriven.maxRate = 1; // every spike-input layer on the event path
+      try {
+        return tf.tidy(() => {
+          const e = enc.forward(x, INFERENCE);
+          const pred = tf.argMax(tf.matMul(e, classes), 1);
+          return { e: e.dataSync().slice(), pred: Array.from(pred.dataSync()) } as unknown as void;
+        }) as unknown as { e: Float32Array; pred: number[] };
+      } finally {
+        eventDriven.enabled = prev.enabled;
+        eventDriven.maxRate = prev.maxRate;
+      }
+    };
+    const dense = run(false);
+    const before = eventDriven.stats.event;
+    const event = run(true);
+    expect(eventDriven.stats.event).toBeGreaterThan(before);
+    let diff = 0;
+    for (let i = 0; i < dense.e.length; i++) diff = Math.max(diff, Math.abs(event.e[i] - dense.e[i]));
+    expect(diff).toBeLessThanOrEqual(1e-5);
+    expect(event.pred).toEqual(dense.pred);
+    tf.dispose([x, classes]);
+    enc.dispose();
+  });
+});
+
+describe('event-driven spike products on cpu (JS reference)', () => {
+  beforeAll(async () => {
+    await initBackend({ backend: 'cpu', env: {} });
+  });
+  it('equals the dense product within 1e-5', () => {
+    const sv = spikes(9, 50, 0.2, 7);
+    const got = product(sv, 9, 50, 21, 3, 1);
+    const want = product(sv, 9, 50, 21, 3, 'dense');
+    for (let i = 0; i < want.length; i++) expect(Math.abs(got[i] - want[i])).toBeLessThanOrEqual(1e-5);
+  });
+});
+
+describe('the compiled kernels', () => {
+  it('match their .wat sources (run node src/backend/simd/build.js after editing one)', async () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { generate } = require('../../src/backend/simd/build.js') as { generate: () => Promise<string> };
+    const fs = await import('fs');
+    const path = await import('path');
+    const current = fs.readFileSync(path.join(__dirname, '..', '..', 'src', 'backend', 'simd', 'modules.ts'), 'utf8');
+    expect(await generate()).toBe(current);
+  });
+});
