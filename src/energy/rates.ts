@@ -12,7 +12,8 @@
  * - a list of numbers: the rates of the spike-input (AC) layers in the order the report lists
  *   them (the image encoder's, optionally followed by the text encoder's);
  * - a list of `{ "layer": name, "rate": r }` (or `firingRate`) objects;
- * - a previous `energy report --json` document (or its `result`): its per-layer firing rates.
+ * - a previous `energy report --json` document (or its `result`): its per-layer firing rates;
+ * - any document with a `firingRates` list of `{ "layer", "rate" }` (e.g. an eval result).
  *
  * Rates are fractions in [0, 1]. Only spike-input layers need one: a MAC layer's input is
  * real-valued. An encoder none of whose layers got a rate is left out of the report; one with
@@ -56,6 +57,8 @@ export function parseRates(json: unknown, source = 'rates file'): RatesSpec {
     if (entries.length === 0) throw new RatesError(`${source}: an energy report without per-layer firing rates`);
     return { kind: 'map', entries };
   }
+  // an eval result (or its envelope) with measured firing rates: {firingRates: [{layer, rate}]}
+  if (isObject(report) && Array.isArray(report.firingRates)) return parseRates(report.firingRates, source);
   if (Array.isArray(json)) {
     if (json.length === 0) throw new RatesError(`${source}: an empty list`);
     if (json.every((v) => typeof v === 'number')) return { kind: 'list', rates: json.map((v, i) => checkRate(v, `${source}: item ${i}`)) };

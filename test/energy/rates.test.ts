@@ -63,6 +63,16 @@ describe('rates files', () => {
     expect(objs.rates.get('image.block.0.attn.qk_matmul')).toBe(0.3);
   });
 
+  test('a document with a firingRates list (e.g. an eval result, enveloped or not)', () => {
+    const rates = [...d.image.layers, ...d.text.layers].map((l, i) => ({ layer: l.name, rate: l.kind === 'mac' ? 1 : i / 100, non_zero: 0 }));
+    for (const doc of [{ firingRates: rates }, { status: 0, result: { dataset: 'shapes', firingRates: rates } }]) {
+      const r = resolve(doc);
+      expect(r.encoders).toEqual(['image', 'text']);
+      expect(r.rates.get('image.patch_embed.block1_conv')).toBe(0.01);
+      expect(r.ignored).toEqual(['image.patch_embed.block0_conv', 'image.proj']);
+    }
+  });
+
   test('rates for MAC layers are ignored and reported', () => {
     const r = resolve({ '*': 0.1, 'patch_embed.block0_conv': 0.9, 'image.proj': 1 });
     expect(r.ignored).toEqual(['patch_embed.block0_conv', 'image.proj']);
