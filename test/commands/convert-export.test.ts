@@ -61,7 +61,7 @@ describe('spikeclip convert export', () => {
     expect(r.status).toBe(0);
     expect(r.stdout).toContain(`wrote tfjs export ${out}`);
     expect(r.stdout).toMatch(/model\.json\s+TF\.js manifest\s+\d+ tensors/);
-    expect(r.stdout).toMatch(/group1-shard1of\d+\.bin/);
+    expect(r.stdout).toMatch(/group1-shard\{1\.\.\d+\}of\d+\.bin\s+weight shards/);
     const mj = JSON.parse(fs.readFileSync(path.join(out, 'model.json'), 'utf8'));
     expect(mj.format).toBe('spikeclip-tfjs');
     expect(mj.weightsManifest[0].paths.length).toBeGreaterThan(5);

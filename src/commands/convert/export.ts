@@ -58,10 +58,16 @@ export default class ConvertExport extends SpikeclipCommand<typeof ConvertExport
     if (!this.jsonEnabled()) {
       for (const n of result.notes) this.note(`note: ${n}`);
       this.log(`wrote ${result.format} export ${result.out}`);
+      const shards = result.files.filter((file) => file.role === 'weights-shard');
       for (const file of result.files) {
+        if (file.role === 'weights-shard' && shards.length > 3) continue;
         const what = file.part ? `${file.part} encoder` : ROLE_NAMES[file.role];
         const tensors = file.tensors !== undefined ? `${file.tensors} tensors, ` : '';
         this.log(`  ${file.file.padEnd(28)} ${what.padEnd(14)} ${tensors}${file.bytes.toLocaleString('en-US')} bytes`);
+      }
+      if (shards.length > 3) {
+        const bytes = shards.reduce((s, file) => s + file.bytes, 0);
+        this.log(`  ${`group1-shard{1..${shards.length}}of${shards.length}.bin`.padEnd(28)} ${'weight shards'.padEnd(14)} ${bytes.toLocaleString('en-US')} bytes`);
       }
       this.log('  export.json                  what the files are and how to load them');
     }
