@@ -162,7 +162,7 @@ async function main(): Promise<void> {
     await run('text encoder training step (spikeclip-tiny)', () => benchTextTrain({ preset: 'spikeclip-tiny', batch: args.quick ? 32 : 256, reps: args.reps, warmup }));
   }
   // Suites contributed by other parts of the code base: bench/<name>.ts exporting bench<Name>(opts).
-  for (const [suite, fn] of [['teacher', 'benchTeacher'], ['data', 'benchData']] as const) {
+  for (const [suite, fn] of [['teacher', 'benchTeacher'], ['data', 'benchData'], ['energy', 'benchEnergy'], ['eval', 'benchEval']] as const) {
     if (!args.only.has(suite)) continue;
     const file = path.join(__dirname, `${suite}.js`);
     if (!fs.existsSync(file)) {
