@@ -4,7 +4,7 @@
  *
  * Options:
  *   --json                 one JSON document on stdout (progress on stderr)
- *   --only a,b             suites: matmul, lif, model, tiny, text, gradients, teacher, data (default: all but gradients)
+ *   --only a,b             suites: matmul, lif, model, tiny, text, teacher, data, energy, eval (default: all)
  *   --quick                small batches and one repetition (a smoke run, minutes not tens of minutes)
  *   --backend NAME         auto|node|wasm|cpu (default auto)
  *   --threads N            backend threads (default: all cores where the backend can; wasm's threaded build)
@@ -34,7 +34,7 @@ interface Args {
   compareTorch: boolean;
 }
 
-const ALL = ['matmul', 'lif', 'model', 'tiny', 'text', 'teacher', 'data'];
+const ALL = ['matmul', 'lif', 'model', 'tiny', 'text', 'teacher', 'data', 'energy', 'eval'];
 
 function parseArgs(argv: string[]): Args {
   const a: Args = { json: false, only: new Set(ALL), quick: false, backend: 'auto', reps: 3, compareTorch: false };
