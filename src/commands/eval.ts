@@ -4,7 +4,7 @@ import { UserError } from '../cli/errors';
 import { makeProvenance } from '../cli/provenance';
 import { STUDENT_RESIZES, type StudentResize } from '../data/transforms';
 import { formatResults, type EvalRun } from '../eval/results';
-import { runEval } from '../eval/run';
+import { executeEval, prepareEval } from '../eval/run';
 
 export default class Eval extends SpikeclipCommand<typeof Eval> {
   static override summary = 'Zero-shot / fine-tuned classification accuracy of a student or teacher checkpoint.';
@@ -55,9 +55,7 @@ count, or {"horse": "zebra"}), or with --expand extra distractor names. See docs
     if (f.expand && f.classnames === undefined) {
       throw new UserError('--expand needs --classnames', { fix: 'give --classnames FILE listing the dataset\'s classes first, then the distractor names' });
     }
-    const backend = await this.useBackend();
-    const b = { name: backend.name, threads: backend.threads, simd: backend.simd };
-    const run = await runEval({
+    const prepared = await prepareEval({
       checkpoint: f.checkpoint,
       datasets,
       dataDir: f['data-dir'],
@@ -75,8 +73,6 @@ count, or {"horse": "zebra"}), or with --expand extra distractor names. See docs
       studentResize: f['student-resize'] as StudentResize,
       firingRates: f['firing-rates'],
       classifierCache: f['classifier-cache'],
-      backend: b,
-      provenance: makeProvenance({ seed: f.seed, backend: { name: b.name, threads: b.threads } }) as unknown as Record<string, unknown>,
       onProgress: (t) => this.progress.update(t),
       onNote: (line) => {
         this.progress.stop();
@@ -84,6 +80,14 @@ count, or {"horse": "zebra"}), or with --expand extra distractor names. See docs
       },
       onWarning: (m) => process.emitWarning(m),
     });
+    // checked and opened without TF.js; the backend starts only when there is something to run
+    let extra = {};
+    if (prepared.datasets.length > 0) {
+      const backend = await this.useBackend();
+      const b = { name: backend.name, threads: backend.threads, simd: backend.simd };
+      extra = { backend: b, provenance: makeProvenance({ seed: f.seed, backend: { name: b.name, threads: b.threads } }) as unknown as Record<string, unknown> };
+    }
+    const run = await executeEval(prepared, extra);
     this.progress.stop();
     if (!this.jsonEnabled()) this.log(formatResults(run));
     return run;

@@ -144,18 +144,27 @@ async function loadTeacher(dir: string, hash: string): Promise<EvalModel> {
   };
 }
 
-/** Loads a student or teacher checkpoint for evaluation (any other kind is refused). */
-export async function loadEvalModel(dir: string, opts: LoadEvalModelOptions = {}): Promise<EvalModel> {
+/**
+ * The cheap checks (no weights read, no TF.js): a student or teacher checkpoint, and for a student
+ * its tokenizer files. Returns the kind.
+ */
+export async function checkEvalCheckpoint(dir: string): Promise<'student' | 'teacher'> {
   const abs = path.resolve(dir);
   const cc = await readCheckpointConfig(abs);
   if (cc.kind !== 'student' && cc.kind !== 'teacher') {
     throw new CheckpointError(abs, `${abs} is a ${String(cc.kind)} checkpoint; eval works with student and teacher checkpoints`);
   }
   if (cc.kind === 'student') {
-    // the cheap check first: no weights are read for a checkpoint eval cannot use
     const files = (await loadCheckpoint(abs, { weights: false })).tokenizerFiles;
     if (!files || !files.has('vocab.json') || !files.has('merges.txt')) throw missingTokenizerError(abs);
   }
+  return cc.kind as 'student' | 'teacher';
+}
+
+/** Loads a student or teacher checkpoint for evaluation (any other kind is refused). */
+export async function loadEvalModel(dir: string, opts: LoadEvalModelOptions = {}): Promise<EvalModel> {
+  const abs = path.resolve(dir);
+  const kind = await checkEvalCheckpoint(abs);
   const hash = await checkpointHash(abs);
-  return cc.kind === 'student' ? loadStudent(abs, hash, opts) : loadTeacher(abs, hash);
+  return kind === 'student' ? loadStudent(abs, hash, opts) : loadTeacher(abs, hash);
 }

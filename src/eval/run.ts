@@ -37,7 +37,7 @@ import {
   TemplateSpec,
 } from './label-files';
 import { computeMetrics } from './metrics';
-import { EvalModel, loadEvalModel } from './models';
+import { checkEvalCheckpoint, EvalModel, loadEvalModel } from './models';
 import { plotFormat, writeConfusionPlot } from './plot';
 import { buildResult, EvalResultJson, EvalRun, expandOutputTemplate, FiringRate, writeResultFile } from './results';
 
@@ -305,32 +305,52 @@ async function evaluateOne(o: EvalOptions, model: EvalModel, p: Prepared): Promi
   });
 }
 
-/** Evaluates every dataset of `o` (see the module comment). */
-export async function runEval(o: EvalOptions): Promise<EvalRun> {
+/** What {@link prepareEval} checked and opened: the datasets to evaluate and the ones skipped. */
+export interface PreparedEval {
+  options: EvalOptions;
+  datasets: Prepared[];
+  skipped: { dataset: string; output: string }[];
+}
+
+/**
+ * Everything that needs no model and no TF.js backend: flags, output templates, class-name and
+ * template files, --skip-existing, opening the datasets and resolving their candidates and
+ * prompts. A command calls it before starting the backend, so a mistake is one quick line.
+ */
+export async function prepareEval(o: EvalOptions): Promise<PreparedEval> {
   const planned = plan(o);
   const templateFile = o.templatesFile !== undefined ? readTemplatesFile(o.templatesFile) : undefined;
   const classSpec = o.classNamesFile !== undefined ? readClassNamesFile(o.classNamesFile) : undefined;
-  const run: EvalRun = { results: [], files: [], skipped: [] };
+  const skipped: PreparedEval['skipped'] = [];
   const todo: Planned[] = [];
   for (const p of planned) {
-    if (o.skipExisting && p.output !== undefined && fs.existsSync(p.output)) {
-      run.skipped.push({ dataset: p.dataset, output: p.output });
-      o.onNote?.(`${p.dataset}: skipped, ${p.output} exists (--skip-existing)`);
-    } else todo.push(p);
+    if (o.skipExisting && p.output !== undefined && fs.existsSync(p.output)) skipped.push({ dataset: p.dataset, output: p.output });
+    else todo.push(p);
   }
-  if (todo.length === 0) return run;
-  // the built-in synthetic set registers itself on import
-  await import('../data/shapes-dataset');
-  const prepared: Prepared[] = [];
-  for (const p of todo) {
-    o.onProgress?.(`opening ${p.dataset} (${o.split ?? 'test'})`);
-    prepared.push(await prepare(o, p, classSpec, templateFile));
+  const datasets: Prepared[] = [];
+  if (todo.length > 0) {
+    await checkEvalCheckpoint(o.checkpoint);
+    // the built-in synthetic set registers itself on import
+    await import('../data/shapes-dataset');
+    for (const p of todo) {
+      o.onProgress?.(`opening ${p.dataset} (${o.split ?? 'test'})`);
+      datasets.push(await prepare(o, p, classSpec, templateFile));
+    }
   }
+  return { options: o, datasets, skipped };
+}
+
+/** Loads the model and evaluates the prepared datasets; `extra` adds what is known only now (backend, provenance). */
+export async function executeEval(prep: PreparedEval, extra: Pick<EvalOptions, 'backend' | 'provenance'> = {}): Promise<EvalRun> {
+  const o: EvalOptions = { ...prep.options, ...extra };
+  const run: EvalRun = { results: [], files: [], skipped: [...prep.skipped] };
+  for (const s of prep.skipped) o.onNote?.(`${s.dataset}: skipped, ${s.output} exists (--skip-existing)`);
+  if (prep.datasets.length === 0) return run;
   o.onProgress?.(`loading ${o.checkpoint}`);
   const model = await loadEvalModel(o.checkpoint, { studentResize: o.studentResize });
   try {
     o.onNote?.(`model: ${model.description}`);
-    for (const p of prepared) {
+    for (const p of prep.datasets) {
       const result = await evaluateOne(o, model, p);
       if (p.output !== undefined) await writeResultFile(p.output, result);
       if (p.plot !== undefined) await writeConfusionPlot(p.plot, result);
@@ -341,4 +361,9 @@ export async function runEval(o: EvalOptions): Promise<EvalRun> {
     model.dispose();
   }
   return run;
+}
+
+/** Evaluates every dataset of `o` (see the module comment): {@link prepareEval}, then {@link executeEval}. */
+export async function runEval(o: EvalOptions): Promise<EvalRun> {
+  return executeEval(await prepareEval(o));
 }

@@ -199,32 +199,22 @@ describe('spikeclip eval with a student checkpoint', () => {
     expect(r2.classnames.hash).not.toBe(r1.classnames.hash);
   });
 
-  it('errors: no tokenizer (names the fix), flags, files, datasets', async () => {
+  it('errors through the CLI: no tokenizer (names the fix, exit 4), usage errors (exit 2); more in test/eval/run.test.ts', async () => {
     const noTok = path.join(work, 'no-tokenizer');
     await writeMicroStudent(noTok, { seed: 5, tokenizer: false });
     const e1 = errorOf(['eval', '--checkpoint', noTok, '--dataset', 'shapes']);
     expect(e1.status).toBe(4);
+    // checked before the backend starts: one line on stderr
+    const line = cli(['eval', '--checkpoint', noTok, '--dataset', 'shapes']);
+    expect(line.stderr.trim().split('\n')).toHaveLength(1);
     expect(e1.error.message).toContain('has no tokenizer/ folder (vocab.json and merges.txt)');
     expect(e1.error.fix).toContain(path.join(noTok, 'tokenizer'));
-    expect(errorOf(['eval', '--checkpoint', student, '--dataset', 'shapes', '--skip-existing']).error.message).toBe('--skip-existing needs --output');
-    expect(errorOf(['eval', '--checkpoint', student, '--dataset', 'shapes', '--plot', 'x.pdf']).status).toBe(2);
-    const two = errorOf(['eval', '--checkpoint', student, '--dataset', 'shapes', '--dataset', 'cifar10', '--output', 'r.json']);
-    expect(two.status).toBe(2);
-    expect(two.error.fix).toContain('{dataset}');
-    expect(errorOf(['eval', '--checkpoint', student]).error.message).toBe('no dataset to evaluate');
-    expect(errorOf(['eval', '--dataset', 'shapes']).error.message).toBe('no checkpoint to evaluate');
+    const human = cli(['eval', '--checkpoint', student, '--dataset', 'shapes', '--skip-existing']);
+    expect(human.status).toBe(2);
+    expect(human.stdout).toBe('');
+    expect(human.stderr.trim()).toBe('Error: --skip-existing needs --output (fix: give --output FILE (e.g. "results/{dataset}_{checkpoint}.json"))');
+    expect(errorOf(['eval', '--checkpoint', student]).error).toMatchObject({ code: 'E_USAGE', message: 'no dataset to evaluate' });
     expect(errorOf(['eval', '--checkpoint', student, '--dataset', 'shapes', '--expand']).error.message).toBe('--expand needs --classnames');
-    const unknown = errorOf(['eval', '--checkpoint', student, '--dataset', 'imagenet21k']);
-    expect(unknown.status).toBe(4);
-    expect(unknown.error.message).toMatch(/unknown dataset "imagenet21k"/);
-    const empty = path.join(work, 'empty.txt');
-    fs.writeFileSync(empty, '\n');
-    const e2 = errorOf(['eval', '--checkpoint', student, '--dataset', 'shapes', '--templates', empty]);
-    expect(e2.status).toBe(4);
-    expect(e2.error.message).toContain('is empty');
-    const notCk = errorOf(['eval', '--checkpoint', work, '--dataset', 'shapes']);
-    expect(notCk.status).toBe(4);
-    expect(notCk.error.message).toMatch(/not a spikeclip checkpoint/);
   });
 });
 

@@ -5,7 +5,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { runEval } from '../../src/eval/run';
+import { prepareEval, runEval } from '../../src/eval/run';
 import { classifierCachePath } from '../../src/eval/classifier';
 import { tmpDir, writeMicroStudent } from '../helpers/eval-fixtures';
 
@@ -45,5 +45,46 @@ describe('runEval (student, shapes)', () => {
     expect(tf.memory().numTensors).toBe(before);
     expect(again.results[0].classifier.cached).toBe(true);
     expect(again.results[0].confusion_matrix).toEqual(r.confusion_matrix);
+  });
+
+  it('a --limit subset is a pure function of the seed', async () => {
+    const a = await runEval({ checkpoint: ckpt, datasets: ['shapes'], limit: 9, seed: 4, cacheDir, firingRates: false });
+    const b = await runEval({ checkpoint: ckpt, datasets: ['shapes'], limit: 9, seed: 4, cacheDir, firingRates: false, batchSize: 2 });
+    expect(a.results[0].per_class_accuracy).toEqual(b.results[0].per_class_accuracy);
+    expect(a.results[0].firing_rates).toBeNull();
+    const c = await runEval({ checkpoint: ckpt, datasets: ['shapes'], limit: 9, seed: 5, cacheDir, firingRates: false });
+    expect(c.results[0].per_class_accuracy.map((x) => x.images)).not.toEqual(a.results[0].per_class_accuracy.map((x) => x.images));
+  });
+
+  it('checks flags, files, the checkpoint and the datasets before loading the model (prepareEval: no TF.js)', async () => {
+    const dir = tmpDir('run-errors-');
+    const missing = { checkpoint: path.join(dir, 'no-such-checkpoint'), datasets: ['shapes'], cacheDir };
+    // flags and files first: none of these gets as far as the (missing) checkpoint
+    await expect(prepareEval({ ...missing, plot: 'x.pdf' })).rejects.toThrow(/must be a \.svg or \.png file/);
+    await expect(prepareEval({ ...missing, datasets: ['shapes', 'cifar10'], output: 'r.json' })).rejects.toMatchObject({ exitCode: 2, fix: expect.stringContaining('{dataset}') });
+    await expect(prepareEval({ ...missing, datasets: ['shapes', 'shapes'] })).rejects.toThrow(/--dataset shapes is given twice/);
+    await expect(prepareEval({ ...missing, limit: 0 })).rejects.toThrow(/--limit must be a positive integer/);
+    const empty = path.join(dir, 'empty.txt');
+    fs.writeFileSync(empty, '\n');
+    await expect(prepareEval({ ...missing, templatesFile: empty })).rejects.toMatchObject({ exitCode: 4, message: expect.stringContaining('is empty') });
+    // then the checkpoint (config and tokenizer only)
+    await expect(prepareEval(missing)).rejects.toThrow(/no-such-checkpoint/);
+    await expect(prepareEval({ ...missing, checkpoint: dir })).rejects.toThrow(/not a spikeclip checkpoint/);
+    // then the datasets and their class names
+    const opts = { ...missing, checkpoint: ckpt };
+    await expect(prepareEval({ ...opts, datasets: ['imagenet21k'] })).rejects.toThrow(/unknown dataset "imagenet21k"/);
+    await expect(prepareEval({ ...opts, split: 'dev' })).rejects.toThrow(/shapes has no split "dev"/);
+    const few = path.join(dir, 'few.txt');
+    fs.writeFileSync(few, 'red circle\nblue square\n');
+    await expect(prepareEval({ ...opts, classNamesFile: few })).rejects.toThrow(/has 2 class names but shapes has 36 classes/);
+    const prep = await prepareEval({ ...opts, limit: 3 });
+    expect(prep.datasets.map((d) => [d.dataset, d.split.size, d.candidates.names.length, d.prompts[0]])).toEqual([['shapes', 3, 36, ['a photo of a red circle.', 'a red circle.', 'a drawing of a red circle.', 'a rendering of a red circle.']]]);
+  });
+
+  it('--skip-existing with every output present loads nothing', async () => {
+    const dir = tmpDir('run-skip-');
+    fs.writeFileSync(path.join(dir, 'shapes_x.json'), '{}');
+    const run = await runEval({ checkpoint: path.join(dir, 'x'), datasets: ['shapes'], output: path.join(dir, '{dataset}_{checkpoint}.json'), skipExisting: true });
+    expect(run).toEqual({ results: [], files: [], skipped: [{ dataset: 'shapes', output: path.join(dir, 'shapes_x.json') }] });
   });
 });
