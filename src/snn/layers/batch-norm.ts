@@ -13,6 +13,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { Module, ModuleError, type ForwardContext } from '../module';
+import { fusedBatchNorm, fusedBatchNormAvailable } from '../fused/batch-norm';
+import { fusedKernelsEnabled } from '../fused/switch';
 
 export interface BatchNormOptions {
   eps?: number;
@@ -50,6 +52,14 @@ export class BatchNorm extends Module {
     }
     const n = x.size / c;
     if (n < 2) throw new ModuleError(`BatchNorm: expected more than 1 value per channel when training, got input [${x.shape.join(', ')}]`);
+    if (fusedKernelsEnabled() && fusedBatchNormAvailable() && x.dtype === 'float32') {
+      // one pass for the statistics, one for y, two for the gradient; keeps only x (src/snn/fused/batch-norm.ts)
+      return tf.tidy(() => {
+        const r = fusedBatchNorm(x, this.weight, this.bias, this.eps);
+        this.updateRunning(r.mean, r.variance, n);
+        return r.y;
+      });
+    }
     const axes = Array.from({ length: x.rank - 1 }, (_, i) => i);
     return tf.tidy(() => {
       const mean = tf.mean(x, axes);
