@@ -69,3 +69,49 @@ export async function benchLif(o: KernelBenchOptions): Promise<BenchResult[]> {
   }
   return out;
 }
+
+/**
+ * Event-driven vs dense spike products (Linear / 1x1 conv layers of the image encoder) as a
+ * function of the firing rate: [rows, K] x [K, N] with rows = T*B*tokens.
+ */
+export async function benchEvent(o: KernelBenchOptions & { rows?: number }): Promise<BenchResult[]> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { spikeMatMul } = require('../src/snn/fused/event') as typeof import('../src/snn/fused/event');
+  const rows = o.rows ?? (o.quick ? 1024 : 4096);
+  const rates = o.quick ? [0.05, 0.2] : [0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5];
+  const shapes: [string, number, number][] = [
+    ['qkv/proj', 384, 384],
+    ['mlp1', 384, 1536],
+    ['mlp2', 1536, 384],
+  ];
+  const reps = Math.max(o.reps, 5);
+  const out: BenchResult[] = [];
+  for (const [label, k, n] of shapes) {
+    const w = tf.randomNormal([k, n], 0, 0.05, 'float32', 7) as tf.Tensor2D;
+    for (const rate of rates) {
+      const s = tf.tidy(() => tf.cast(tf.less(tf.randomUniform([rows, k], 0, 1, 'float32', 8), rate), 'float32')) as tf.Tensor2D;
+      const event = () => {
+        tf.tidy(() => {
+          (spikeMatMul(s, w, 1) as tf.Tensor).dataSync();
+        });
+      };
+      const dense = () => {
+        tf.tidy(() => {
+          tf.matMul(s, w).dataSync();
+        });
+      };
+      const [te, td] = await interleaved(event, dense, reps);
+      out.push({
+        name: `event/${label}/${rows}x${k}x${n}/fr${rate}`,
+        unit: 'rows',
+        perSecond: rows / te,
+        secondsPerRep: te,
+        reps,
+        details: { rate, eventMs: +(te * 1e3).toFixed(2), denseMs: +(td * 1e3).toFixed(2), speedup: +(td / te).toFixed(2) },
+      });
+      s.dispose();
+    }
+    w.dispose();
+  }
+  return out;
+}

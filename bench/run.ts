@@ -4,11 +4,12 @@
  *
  * Options:
  *   --json                 one JSON document on stdout (progress on stderr)
- *   --only a,b             suites: matmul, lif, model, tiny, text, teacher, data, energy, eval (default: all)
+ *   --only a,b             suites: matmul, lif, event, model, tiny, text, teacher, data, energy, eval (default: all)
  *   --quick                small batches and one repetition (a smoke run, minutes not tens of minutes)
  *   --backend NAME         auto|node|wasm|cpu (default auto)
  *   --threads N            backend threads (default: all cores where the backend can; wasm's threaded build)
  *   --reps N               timed repetitions per case (default 3; 1 with --quick)
+ *   --batch B              batch of the model suites (default 32; 8 with --quick)
  *   --compare-torch        also run ../shared/bench/torch_reference.py (Debian's python3-torch) interleaved
  *                          with ours on the default image encoder, and print our/PyTorch ratios
  */
@@ -21,7 +22,7 @@ import { installTrainingKernels } from '../src/backend/gradients';
 import { describeArchitecture } from '../src/models/describe';
 import { getPreset } from '../src/models/config';
 import { BenchResult, machineState, median, timeReps } from './common';
-import { benchLif } from './kernels';
+import { benchEvent, benchLif } from './kernels';
 import { benchImageInfer, benchImageTrain, benchTextTrain } from './model';
 
 interface Args {
@@ -31,10 +32,11 @@ interface Args {
   backend: string;
   threads?: number;
   reps: number;
+  batch?: number;
   compareTorch: boolean;
 }
 
-const ALL = ['matmul', 'lif', 'model', 'tiny', 'text', 'teacher', 'data', 'energy', 'eval'];
+const ALL = ['matmul', 'lif', 'event', 'model', 'tiny', 'text', 'teacher', 'data', 'energy', 'eval'];
 
 function parseArgs(argv: string[]): Args {
   const a: Args = { json: false, only: new Set(ALL), quick: false, backend: 'auto', reps: 3, compareTorch: false };
@@ -51,6 +53,7 @@ function parseArgs(argv: string[]): Args {
     else if (k === '--compare-torch') a.compareTorch = true;
     else if (k === '--backend') a.backend = next();
     else if (k === '--threads') a.threads = Number(next());
+    else if (k === '--batch') a.batch = Number(next());
     else if (k === '--reps') {
       a.reps = Number(next());
       repsSet = true;
@@ -123,7 +126,7 @@ async function main(): Promise<void> {
 
   const base = await run('baseline matmul', () => matmulBaseline(args.reps));
   const warmup = args.quick ? 0 : 1;
-  const B = args.quick ? 8 : 32;
+  const B = args.batch ?? (args.quick ? 8 : 32);
 
   const efficiency = (r: BenchResult, preset: string, training: boolean): void => {
     const d = describeArchitecture(getPreset(preset));
@@ -140,6 +143,15 @@ async function main(): Promise<void> {
       results.push(r);
       log(`  ${r.name}: fused ${String(r.details.fusedMs)} ms, composed ${String(r.details.composedMs)} ms (${String(r.details.speedup)}x)`);
       ratios[`${r.name} fused vs composed speed-up`] = Number(r.details.speedup);
+    }
+  }
+
+  if (args.only.has('event')) {
+    log('running event-driven vs dense spike products ...');
+    for (const r of await benchEvent({ quick: args.quick, reps: args.reps })) {
+      results.push(r);
+      log(`  ${r.name}: event ${String(r.details.eventMs)} ms, dense ${String(r.details.denseMs)} ms (${String(r.details.speedup)}x)`);
+      ratios[`${r.name} event vs dense speed-up`] = Number(r.details.speedup);
     }
   }
 
