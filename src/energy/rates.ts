@@ -13,7 +13,9 @@
  *   them (the image encoder's, optionally followed by the text encoder's);
  * - a list of `{ "layer": name, "rate": r }` (or `firingRate`) objects;
  * - a previous `energy report --json` document (or its `result`): its per-layer firing rates;
- * - any document with a `firingRates` list of `{ "layer", "rate" }` (e.g. an eval result).
+ * - an `eval` result file (its `firing_rates` list of `{ "layer", "rate" }`), or `eval --json`
+ *   output holding exactly one result with firing rates; also any document with a `firingRates`
+ *   list of `{ "layer", "rate" }`.
  *
  * Rates are fractions in [0, 1]. Only spike-input layers need one: a MAC layer's input is
  * real-valued. An encoder none of whose layers got a rate is left out of the report; one with
@@ -57,7 +59,22 @@ export function parseRates(json: unknown, source = 'rates file'): RatesSpec {
     if (entries.length === 0) throw new RatesError(`${source}: an energy report without per-layer firing rates`);
     return { kind: 'map', entries };
   }
-  // an eval result (or its envelope) with measured firing rates: {firingRates: [{layer, rate}]}
+  // an eval result file: {task: "zeroshot_classification", firing_rates: [{layer, rate, ...}]}
+  if (isObject(report) && Array.isArray(report.firing_rates)) return parseRates(report.firing_rates, source);
+  if (isObject(report) && report.firing_rates === null) {
+    throw new RatesError(`${source}: this eval result has no firing rates (a teacher, or eval ran with --no-firing-rates)`);
+  }
+  // eval --json: {status, result: {results: [...]}}: exactly one result must carry rates
+  if (isObject(report) && Array.isArray(report.results)) {
+    const withRates = (report.results as unknown[]).filter((r) => isObject(r) && Array.isArray(r.firing_rates)) as Record<string, unknown>[];
+    if (withRates.length === 1) return parseRates(withRates[0].firing_rates, source);
+    throw new RatesError(
+      withRates.length === 0
+        ? `${source}: none of its eval results has firing rates`
+        : `${source}: ${withRates.length} eval results with firing rates; pass one result file (eval --output) instead`,
+    );
+  }
+  // any document with measured firing rates: {firingRates: [{layer, rate}]}
   if (isObject(report) && Array.isArray(report.firingRates)) return parseRates(report.firingRates, source);
   if (Array.isArray(json)) {
     if (json.length === 0) throw new RatesError(`${source}: an empty list`);

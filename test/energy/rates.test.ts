@@ -8,6 +8,7 @@ import { energyConstants } from '../../src/energy/model';
 import { parseRates, resolveRates } from '../../src/energy/rates';
 import { reportFromRates } from '../../src/energy/report';
 import { describeArchitecture, getPreset } from '../../src/models';
+import type { FiringRate } from '../../src/eval/results';
 
 const d = describeArchitecture(getPreset('spikeclip-tiny'));
 const layers = { image: d.image.layers, text: d.text.layers };
@@ -71,6 +72,23 @@ describe('rates files', () => {
       expect(r.rates.get('image.patch_embed.block1_conv')).toBe(0.01);
       expect(r.ignored).toEqual(['image.patch_embed.block0_conv', 'image.proj']);
     }
+  });
+
+  test("eval's result files and eval --json output (image encoder rates only)", () => {
+    const firing_rates: FiringRate[] = d.image.layers
+      .filter((l) => l.kind === 'ac')
+      .map((l, i) => ({ layer: l.name, rate: (i + 1) / 100, input_elements: 100, non_zero: i + 1 }));
+    const file = { dataset: 'shapes', task: 'zeroshot_classification', metrics: { acc1: 0.1 }, firing_rates };
+    const envelope = { status: 0, result: { results: [{ ...file, firing_rates: null }, file], files: [], skipped: [] } };
+    for (const doc of [file, envelope]) {
+      const r = resolve(doc);
+      expect(r.encoders).toEqual(['image']);
+      expect(r.rates.get('image.patch_embed.block1_conv')).toBe(0.01);
+      expect(r.rates.size).toBe(firing_rates.length);
+    }
+    expect(() => resolve({ ...file, firing_rates: null })).toThrow('this eval result has no firing rates');
+    expect(() => resolve({ status: 0, result: { results: [file, file] } })).toThrow('2 eval results with firing rates; pass one result file');
+    expect(() => resolve({ status: 0, result: { results: [] } })).toThrow('none of its eval results has firing rates');
   });
 
   test('rates for MAC layers are ignored and reported', () => {
