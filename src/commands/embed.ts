@@ -2,7 +2,7 @@ import { Flags } from '@oclif/core';
 import { SpikeclipCommand } from '../cli/base-command';
 import { UserError } from '../cli/errors';
 import { STUDENT_RESIZES, type StudentResize } from '../data/transforms';
-import { EmbedResult, embed, formatEmbedResult } from '../models/clip-teacher-embed';
+import { EmbedResult, embed, formatEmbedResult } from '../embed/embed';
 
 export default class Embed extends SpikeclipCommand<typeof Embed> {
   static override summary = 'Embed images and texts with a teacher or student checkpoint and show their cosine similarities.';

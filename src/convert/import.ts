@@ -12,7 +12,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { makeProvenance } from '../cli/provenance';
-import { CLIP_TOKENIZER_FILES } from '../models/clip-teacher-files';
+import { CLIP_TOKENIZER_FILES } from '../teacher/checkpoint';
 import { ConfigError, PRESET_NAMES, getPreset, validateConfig, type ImageEncoderConfig, type SpikeClipConfig, type TextEncoderConfig } from '../models/config';
 import { fromPytorchStateDict } from '../models/pytorch-names';
 import { SpikeClip } from '../models/spikeclip';

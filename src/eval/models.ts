@@ -114,7 +114,7 @@ async function loadStudent(dir: string, hash: string, opts: LoadEvalModelOptions
 }
 
 async function loadTeacher(dir: string, hash: string): Promise<EvalModel> {
-  const { loadTeacherCheckpoint } = await import('../models/clip-teacher-files');
+  const { loadTeacherCheckpoint } = await import('../teacher/checkpoint');
   const t = await loadTeacherCheckpoint(dir);
   const S = t.config.vision.imageSize;
   const L = t.contextLength;

@@ -4,7 +4,7 @@ import * as path from 'path';
 import { SpikeclipCommand } from '../../cli/base-command';
 import { EXIT, UserError } from '../../cli/errors';
 import { makeProvenance } from '../../cli/provenance';
-import { ConvertTeacherResult, convertHfClipFolder } from '../../models/clip-teacher-files';
+import { ConvertTeacherResult, convertHfClipFolder } from '../../teacher/checkpoint';
 
 export default class ConvertTeacher extends SpikeclipCommand<typeof ConvertTeacher> {
   static override summary = 'Convert a Hugging Face CLIP folder into a spikeclip teacher checkpoint.';

@@ -22,8 +22,8 @@ import { stateDictOf, readPytorchFile } from '../io/pytorch';
 import { SafeTensor, readSafetensorsFile } from '../io/safetensors';
 import { ClipPreprocessConfig, parseClipPreprocessConfig } from '../data/clip-preprocess';
 import { ClipTokenizer, TokenizerError } from '../text/tokenizer';
-import { ClipConfig, ClipConfigError, clipTensorShapes, isIgnoredClipTensor, parseHfClipConfig } from './clip-config';
-import { ClipTeacher, checkHfWeights } from './clip-teacher';
+import { ClipConfig, ClipConfigError, clipTensorShapes, isIgnoredClipTensor, parseHfClipConfig } from '../models/clip-config';
+import { ClipTeacher, checkHfWeights } from '../models/clip-teacher';
 
 /** Files copied into the checkpoint's tokenizer/ folder (the first two are required). */
 export const CLIP_TOKENIZER_FILES = ['vocab.json', 'merges.txt', 'tokenizer_config.json', 'special_tokens_map.json'] as const;

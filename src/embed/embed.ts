@@ -18,7 +18,7 @@ import { StudentResize, preprocess, studentView } from '../data/transforms';
 import type { ImageSource } from '../data/types';
 import { CheckpointError, readCheckpointConfig } from '../io/checkpoint';
 import { ClipTokenizer, TokenizerError } from '../text/tokenizer';
-import { loadTeacherCheckpoint } from './clip-teacher-files';
+import { loadTeacherCheckpoint } from '../teacher/checkpoint';
 
 export interface EmbedRequest {
   model: string;
