@@ -9,6 +9,7 @@
  * order, so the result depends only on the labels, the fraction and the seed.
  */
 import { DatasetError, DatasetSplit, ImageSource, Sample } from './types';
+import { mulberry32 } from './rng';
 
 /**
  * `DatasetSplit.fingerprint` (the loader cache's key) is optional; this alias keeps this file
@@ -18,18 +19,6 @@ export type FingerprintedSplit = DatasetSplit & { fingerprint?: string };
 
 /** Default fraction of the official train split carved out as validation where a dataset has none. */
 export const DEFAULT_VAL_FRACTION = 0.1;
-
-/** mulberry32 seeded from a 32-bit integer: a tiny, full-period generator of numbers in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Mixes a seed and a class index into an independent 32-bit seed (murmur3 finaliser). */
 function mix(seed: number, k: number): number {

@@ -19,7 +19,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { Module, type ForwardContext } from './module';
 import { DEFAULT_NEURON, NEURON_KINDS, type NeuronConfig, type NeuronKind } from './neuron-config';
-import { NeuronConfigError, spikeFn, validateSurrogate } from './surrogate';
+import { describeValue, NeuronConfigError, spikeFn, validateSurrogate } from './surrogate';
 import { fusedLif, fusedLifAvailable, fusedLifSupports } from './fused/lif-kernels';
 import { fusedKernelsEnabled } from './fused/switch';
 
@@ -143,16 +143,6 @@ export class MultiStepNeuron extends Module {
   }
 }
 
-function describe(v: unknown): string {
-  if (typeof v === 'string') return JSON.stringify(v);
-  if (typeof v === 'number' || typeof v === 'boolean' || v === null || v === undefined) return String(v);
-  try {
-    return JSON.stringify(v);
-  } catch {
-    return String(v);
-  }
-}
-
 const NEURON_KEYS = ['kind', 'tau', 'vThreshold', 'vReset', 'detachReset', 'surrogate'] as const;
 
 /**
@@ -164,7 +154,7 @@ const NEURON_KEYS = ['kind', 'tau', 'vThreshold', 'vReset', 'detachReset', 'surr
 export function validateNeuronConfig(partial: unknown, where = 'neuron'): NeuronConfig {
   if (partial === undefined || partial === null) return { ...DEFAULT_NEURON, surrogate: { ...DEFAULT_NEURON.surrogate } };
   if (typeof partial !== 'object' || Array.isArray(partial)) {
-    throw new NeuronConfigError(`${where}: expected an object, got ${describe(partial)}`);
+    throw new NeuronConfigError(`${where}: expected an object, got ${describeValue(partial)}`);
   }
   const p = partial as Record<string, unknown>;
   const unknownKeys = Object.keys(p).filter((key) => !(NEURON_KEYS as readonly string[]).includes(key));
@@ -176,12 +166,12 @@ export function validateNeuronConfig(partial: unknown, where = 'neuron'): Neuron
 
   const kind = p.kind === undefined ? DEFAULT_NEURON.kind : p.kind;
   if (typeof kind !== 'string' || !(NEURON_KINDS as readonly string[]).includes(kind)) {
-    throw new NeuronConfigError(`${where}.kind: unknown neuron ${describe(kind)}; choose one of ${NEURON_KINDS.join(', ')}`);
+    throw new NeuronConfigError(`${where}.kind: unknown neuron ${describeValue(kind)}; choose one of ${NEURON_KINDS.join(', ')}`);
   }
 
   const tau = p.tau === undefined ? DEFAULT_NEURON.tau : p.tau;
   if (typeof tau !== 'number' || !Number.isFinite(tau)) {
-    throw new NeuronConfigError(`${where}.tau: must be a finite number, got ${describe(tau)}`);
+    throw new NeuronConfigError(`${where}.tau: must be a finite number, got ${describeValue(tau)}`);
   }
   if ((kind === 'lif' || kind === 'plif') && !(tau > 1)) {
     throw new NeuronConfigError(`${where}.tau: must be > 1 for ${kind.toUpperCase()} (1/tau is the leak per step), got ${tau}`);
@@ -189,17 +179,17 @@ export function validateNeuronConfig(partial: unknown, where = 'neuron'): Neuron
 
   const vThreshold = p.vThreshold === undefined ? DEFAULT_NEURON.vThreshold : p.vThreshold;
   if (typeof vThreshold !== 'number' || !Number.isFinite(vThreshold)) {
-    throw new NeuronConfigError(`${where}.vThreshold: must be a finite number, got ${describe(vThreshold)}`);
+    throw new NeuronConfigError(`${where}.vThreshold: must be a finite number, got ${describeValue(vThreshold)}`);
   }
 
   const vReset = p.vReset === undefined ? DEFAULT_NEURON.vReset : p.vReset;
   if (vReset !== null && (typeof vReset !== 'number' || !Number.isFinite(vReset))) {
-    throw new NeuronConfigError(`${where}.vReset: must be a finite number or null (soft reset), got ${describe(vReset)}`);
+    throw new NeuronConfigError(`${where}.vReset: must be a finite number or null (soft reset), got ${describeValue(vReset)}`);
   }
 
   const detachReset = p.detachReset === undefined ? DEFAULT_NEURON.detachReset : p.detachReset;
   if (typeof detachReset !== 'boolean') {
-    throw new NeuronConfigError(`${where}.detachReset: must be true or false, got ${describe(detachReset)}`);
+    throw new NeuronConfigError(`${where}.detachReset: must be true or false, got ${describeValue(detachReset)}`);
   }
 
   const surrogate = validateSurrogate(p.surrogate, `${where}.surrogate`);

@@ -154,7 +154,8 @@ export function spikeFn(cfg: SurrogateConfig): Unary {
   return (x) => f(x);
 }
 
-function describe(v: unknown): string {
+/** A value as an error message shows it (strings quoted). */
+export function describeValue(v: unknown): string {
   if (typeof v === 'string') return JSON.stringify(v);
   if (typeof v === 'number' || typeof v === 'boolean' || v === null || v === undefined) return String(v);
   try {
@@ -178,7 +179,7 @@ export function validateSurrogate(partial: unknown, where = 'surrogate'): Surrog
   if (partial === undefined) return { ...DEFAULT_SURROGATE };
   const obj: Record<string, unknown> = typeof partial === 'string' ? { name: partial } : (partial as Record<string, unknown>);
   if (!isPlainObject(obj)) {
-    throw new NeuronConfigError(`${where}: expected an object {name, alpha} or a surrogate name, got ${describe(partial)}`);
+    throw new NeuronConfigError(`${where}: expected an object {name, alpha} or a surrogate name, got ${describeValue(partial)}`);
   }
   const unknownKeys = Object.keys(obj).filter((k) => k !== 'name' && k !== 'alpha');
   if (unknownKeys.length > 0) {
@@ -186,12 +187,12 @@ export function validateSurrogate(partial: unknown, where = 'surrogate'): Surrog
   }
   const rawName = obj.name === undefined ? DEFAULT_SURROGATE.name : obj.name;
   if (typeof rawName !== 'string' || !(SURROGATE_NAMES as readonly string[]).includes(rawName)) {
-    throw new NeuronConfigError(`${where}.name: unknown surrogate ${describe(rawName)}; choose one of ${SURROGATE_NAMES.join(', ')}`);
+    throw new NeuronConfigError(`${where}.name: unknown surrogate ${describeValue(rawName)}; choose one of ${SURROGATE_NAMES.join(', ')}`);
   }
   const name = rawName as SurrogateName;
   const alpha = obj.alpha === undefined ? DEFS[name].defaultAlpha : obj.alpha;
   if (typeof alpha !== 'number' || !Number.isFinite(alpha) || alpha <= 0) {
-    throw new NeuronConfigError(`${where}.alpha: must be a positive finite number, got ${describe(alpha)}`);
+    throw new NeuronConfigError(`${where}.alpha: must be a positive finite number, got ${describeValue(alpha)}`);
   }
   return { name, alpha };
 }
