@@ -13,10 +13,10 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { MatError, matVector, readMatFile } from '../io/mat';
-import { TarArchive, TarError } from '../io/tar';
 import { FLOWERS102_CLASSES } from '../text/classnames';
 import { FingerprintedSplit, concatSplits } from './splits';
 import { DatasetError, ImageSource, Sample } from './types';
+import { ImageLocation, openImageFiles, pathExists } from './image-files';
 
 export const FLOWERS102_FILES = Object.freeze({
   images: '102flowers.tgz',
@@ -43,33 +43,25 @@ export interface Flowers102Location {
   root: string;
   labels: string;
   setid: string;
-  images: { kind: 'folder' | 'archive'; path: string };
+  images: ImageLocation;
 }
 
-function exists(p: string, dir: boolean): boolean {
-  try {
-    const st = fs.statSync(p);
-    return dir ? st.isDirectory() : st.isFile();
-  } catch {
-    return false;
-  }
-}
 
 /** Finds the files (in `dataDir` or `dataDir/flowers-102`); a DatasetError lists what is missing. */
 export function locateFlowers102(dataDir: string): Flowers102Location {
   const dir = path.resolve(dataDir);
   const roots = [dir, path.join(dir, 'flowers-102'), path.join(dir, 'flowers102')];
   const score = (r: string) =>
-    [exists(path.join(r, FLOWERS102_FILES.labels), false), exists(path.join(r, FLOWERS102_FILES.setid), false), exists(path.join(r, FLOWERS102_FILES.imageFolder), true) || exists(path.join(r, FLOWERS102_FILES.images), false)].filter(Boolean).length;
+    [pathExists(path.join(r, FLOWERS102_FILES.labels), false), pathExists(path.join(r, FLOWERS102_FILES.setid), false), pathExists(path.join(r, FLOWERS102_FILES.imageFolder), true) || pathExists(path.join(r, FLOWERS102_FILES.images), false)].filter(Boolean).length;
   const root = roots.reduce((best, r) => (score(r) > score(best) ? r : best), roots[0]);
   const missing: string[] = [];
   const labels = path.join(root, FLOWERS102_FILES.labels);
   const setid = path.join(root, FLOWERS102_FILES.setid);
-  if (!exists(labels, false)) missing.push(FLOWERS102_FILES.labels);
-  if (!exists(setid, false)) missing.push(FLOWERS102_FILES.setid);
+  if (!pathExists(labels, false)) missing.push(FLOWERS102_FILES.labels);
+  if (!pathExists(setid, false)) missing.push(FLOWERS102_FILES.setid);
   let images: Flowers102Location['images'] | null = null;
-  if (exists(path.join(root, FLOWERS102_FILES.imageFolder), true)) images = { kind: 'folder', path: path.join(root, FLOWERS102_FILES.imageFolder) };
-  else if (exists(path.join(root, FLOWERS102_FILES.images), false)) images = { kind: 'archive', path: path.join(root, FLOWERS102_FILES.images) };
+  if (pathExists(path.join(root, FLOWERS102_FILES.imageFolder), true)) images = { kind: 'folder', path: path.join(root, FLOWERS102_FILES.imageFolder) };
+  else if (pathExists(path.join(root, FLOWERS102_FILES.images), false)) images = { kind: 'archive', path: path.join(root, FLOWERS102_FILES.images) };
   else missing.push(`${FLOWERS102_FILES.images} (or its extracted ${FLOWERS102_FILES.imageFolder}/ folder)`);
   if (missing.length > 0 || !images) {
     throw new DatasetError(
@@ -119,27 +111,8 @@ function stamp(p: string): string {
 async function openOfficial(loc: Flowers102Location, split: 'train' | 'val' | 'test', opts: Flowers102Options): Promise<FingerprintedSplit> {
   const { ids, labels } = readFlowersMeta(loc, split);
   const names = ids.map(flowerImageName);
-  let read: (i: number) => ImageSource;
-  let files: string[];
-  if (loc.images.kind === 'folder') {
-    const folder = loc.images.path;
-    const absent = names.filter((n) => !exists(path.join(folder, n), false));
-    if (absent.length > 0) throw new DatasetError(`${folder} lacks ${absent.length} image(s) of the ${split} split, e.g. ${absent.slice(0, 3).join(', ')} (re-extract 102flowers.tgz)`);
-    read = (i) => ({ kind: 'file', path: path.join(folder, names[i]) });
-    files = [loc.labels, loc.setid, folder];
-  } else {
-    let archive: TarArchive;
-    try {
-      archive = await TarArchive.open(loc.images.path, { cacheDir: opts.cacheDir });
-    } catch (e) {
-      if (e instanceof TarError) throw new DatasetError(e.message);
-      throw e;
-    }
-    const absent = names.filter((n) => !archive.has(`jpg/${n}`));
-    if (absent.length > 0) throw new DatasetError(`${loc.images.path} lacks ${absent.length} image(s) of the ${split} split, e.g. jpg/${absent.slice(0, 3).join(', jpg/')}`);
-    read = (i) => ({ kind: 'bytes', bytes: archive.readSync(`jpg/${names[i]}`), name: names[i] });
-    files = [loc.labels, loc.setid, loc.images.path];
-  }
+  const read = await openImageFiles(loc.images, names, { memberDir: 'jpg', split, archiveName: FLOWERS102_FILES.images, cacheDir: opts.cacheDir });
+  const files = [loc.labels, loc.setid, loc.images.path];
   const check = (i: number) => {
     if (!Number.isInteger(i) || i < 0 || i >= ids.length) throw new RangeError(`flowers102/${split}: sample index ${i} is out of range [0, ${ids.length})`);
   };

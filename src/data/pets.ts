@@ -15,10 +15,11 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { TarArchive, TarError, readTarMembers } from '../io/tar';
+import { TarError, readTarMembers } from '../io/tar';
 import { PETS_CLASSES } from '../text/classnames';
 import { FingerprintedSplit } from './splits';
 import { DatasetError, ImageSource, Sample } from './types';
+import { ImageLocation, openImageFiles, pathExists } from './image-files';
 
 export const PETS_FILES = Object.freeze({
   images: 'images.tar.gz',
@@ -39,22 +40,14 @@ export interface PetsOptions {
 
 export interface PetsLocation {
   root: string;
-  images: { kind: 'folder' | 'archive'; path: string };
-  annotations: { kind: 'folder' | 'archive'; path: string };
+  images: ImageLocation;
+  annotations: ImageLocation;
 }
 
-function exists(p: string, dir: boolean): boolean {
-  try {
-    const st = fs.statSync(p);
-    return dir ? st.isDirectory() : st.isFile();
-  } catch {
-    return false;
-  }
-}
 
-function find(root: string, folder: string, archive: string): { kind: 'folder' | 'archive'; path: string } | null {
-  if (exists(path.join(root, folder), true)) return { kind: 'folder', path: path.join(root, folder) };
-  if (exists(path.join(root, archive), false)) return { kind: 'archive', path: path.join(root, archive) };
+function find(root: string, folder: string, archive: string): ImageLocation | null {
+  if (pathExists(path.join(root, folder), true)) return { kind: 'folder', path: path.join(root, folder) };
+  if (pathExists(path.join(root, archive), false)) return { kind: 'archive', path: path.join(root, archive) };
   return null;
 }
 
@@ -121,7 +114,7 @@ async function readAnnotations(loc: PetsLocation, split: PetsSplit): Promise<{ l
   if (loc.annotations.kind === 'folder') {
     for (const n of wanted) {
       const p = path.join(loc.annotations.path, n);
-      if (exists(p, false)) texts.set(n, { text: fs.readFileSync(p, 'utf8'), label: p });
+      if (pathExists(p, false)) texts.set(n, { text: fs.readFileSync(p, 'utf8'), label: p });
     }
   } else {
     let members: Map<string, Buffer>;
@@ -185,24 +178,7 @@ export async function openPets(opts: PetsOptions): Promise<FingerprintedSplit> {
   const mapping = mapClassIds([...list.map((l) => ({ ...l, file: 'list.txt' })), ...lines.map((l) => ({ ...l, file }))]);
   const labels = Int32Array.from(lines.map((l) => mapping.get(l.classId) as number));
   const names = lines.map((l) => `${l.image}.jpg`);
-  let read: (i: number) => ImageSource;
-  if (loc.images.kind === 'folder') {
-    const folder = loc.images.path;
-    const absent = names.filter((n) => !exists(path.join(folder, n), false));
-    if (absent.length > 0) throw new DatasetError(`${folder} lacks ${absent.length} image(s) of the ${split} split, e.g. ${absent.slice(0, 3).join(', ')} (re-extract images.tar.gz)`);
-    read = (i) => ({ kind: 'file', path: path.join(folder, names[i]) });
-  } else {
-    let archive: TarArchive;
-    try {
-      archive = await TarArchive.open(loc.images.path, { cacheDir: opts.cacheDir });
-    } catch (e) {
-      if (e instanceof TarError) throw new DatasetError(e.message);
-      throw e;
-    }
-    const absent = names.filter((n) => !archive.has(`images/${n}`));
-    if (absent.length > 0) throw new DatasetError(`${loc.images.path} lacks ${absent.length} image(s) of the ${split} split, e.g. images/${absent.slice(0, 3).join(', images/')}`);
-    read = (i) => ({ kind: 'bytes', bytes: archive.readSync(`images/${names[i]}`), name: names[i] });
-  }
+  const read = await openImageFiles(loc.images, names, { memberDir: 'images', split, archiveName: PETS_FILES.images, cacheDir: opts.cacheDir });
   const check = (i: number) => {
     if (!Number.isInteger(i) || i < 0 || i >= names.length) throw new RangeError(`pets/${split}: sample index ${i} is out of range [0, ${names.length})`);
   };
