@@ -238,6 +238,23 @@ function exists(p: string): boolean {
   return fs.existsSync(p);
 }
 
+/**
+ * The expected files of a dataset under its located root (or under dataDir when it cannot be
+ * located), each with whether it is there.
+ */
+function expectedFiles(dataDir: string, locate: (dir: string) => { root: string }, entries: Array<[file: string, role: string]>): DatasetFileStatus[] {
+  let root = dataDir;
+  try {
+    root = locate(dataDir).root;
+  } catch {
+    // report against dataDir
+  }
+  return entries.map(([file, role]) => {
+    const p = path.join(root, file);
+    return { path: p, role, found: exists(p) };
+  });
+}
+
 function cifarOpener(name: CifarName): DatasetOpener {
   const layout = CIFAR_LAYOUT[name];
   return {
@@ -271,20 +288,13 @@ registerDataset('flowers102', {
   title: 'Oxford Flowers-102 (102 classes; official train 1,020 / val 1,020 / test 6,149)',
   officialSplits: () => ['train', 'val', 'test', 'trainval'],
   open: (split, ctx) => openFlowers102({ dataDir: ctx.dataDir, split, cacheDir: ctx.cacheDir }),
-  files(ctx) {
-    let root = ctx.dataDir;
-    try {
-      root = locateFlowers102(ctx.dataDir).root;
-    } catch {
-      // report against dataDir
-    }
-    return [
-      { path: path.join(root, FLOWERS102_FILES.images), role: 'images archive', found: exists(path.join(root, FLOWERS102_FILES.images)) },
-      { path: path.join(root, FLOWERS102_FILES.imageFolder), role: 'images, extracted', found: exists(path.join(root, FLOWERS102_FILES.imageFolder)) },
-      { path: path.join(root, FLOWERS102_FILES.labels), role: 'labels', found: exists(path.join(root, FLOWERS102_FILES.labels)) },
-      { path: path.join(root, FLOWERS102_FILES.setid), role: 'split ids', found: exists(path.join(root, FLOWERS102_FILES.setid)) },
-    ];
-  },
+  files: (ctx) =>
+    expectedFiles(ctx.dataDir, locateFlowers102, [
+      [FLOWERS102_FILES.images, 'images archive'],
+      [FLOWERS102_FILES.imageFolder, 'images, extracted'],
+      [FLOWERS102_FILES.labels, 'labels'],
+      [FLOWERS102_FILES.setid, 'split ids'],
+    ]),
 });
 
 registerDataset('pets', {
@@ -292,20 +302,13 @@ registerDataset('pets', {
   title: 'Oxford-IIIT Pet (37 classes; official trainval 3,680 / test 3,669)',
   officialSplits: () => ['trainval', 'test'],
   open: (split, ctx) => openPets({ dataDir: ctx.dataDir, split, cacheDir: ctx.cacheDir }),
-  files(ctx) {
-    let root = ctx.dataDir;
-    try {
-      root = locatePets(ctx.dataDir).root;
-    } catch {
-      // report against dataDir
-    }
-    return [
-      { path: path.join(root, PETS_FILES.images), role: 'images archive', found: exists(path.join(root, PETS_FILES.images)) },
-      { path: path.join(root, PETS_FILES.imageFolder), role: 'images, extracted', found: exists(path.join(root, PETS_FILES.imageFolder)) },
-      { path: path.join(root, PETS_FILES.annotations), role: 'annotations archive', found: exists(path.join(root, PETS_FILES.annotations)) },
-      { path: path.join(root, PETS_FILES.annotationFolder), role: 'annotations, extracted', found: exists(path.join(root, PETS_FILES.annotationFolder)) },
-    ];
-  },
+  files: (ctx) =>
+    expectedFiles(ctx.dataDir, locatePets, [
+      [PETS_FILES.images, 'images archive'],
+      [PETS_FILES.imageFolder, 'images, extracted'],
+      [PETS_FILES.annotations, 'annotations archive'],
+      [PETS_FILES.annotationFolder, 'annotations, extracted'],
+    ]),
 });
 
 registerDataset('folder', {
