@@ -84,28 +84,11 @@ export function detectPart(ref: DetectInput): EncoderPart {
 // ------------------------------------------------------------------------------------------------
 // inference
 
-/** The image-encoder fields its tensors determine. */
-export interface InferredImage {
-  embedDim: number;
-  depth: number;
-  mlpRatio: number;
-  timeSteps: number;
-  inChannels: number;
-  outputDim: number;
-  plif: boolean;
-}
+/** The image-encoder fields its tensors determine (heads and image size do not show in the weights). */
+export type InferredImage = Pick<ImageEncoderConfig, 'embedDim' | 'depth' | 'mlpRatio' | 'timeSteps' | 'inChannels' | 'outputDim'> & { plif: boolean };
 
 /** The text-encoder fields its tensors determine (all of them, but for the neuron constants). */
-export interface InferredText {
-  contextLength: number;
-  vocabSize: number;
-  width: number;
-  maxPositions: number;
-  hidden: number;
-  outputDim: number;
-  timeSteps: number;
-  plif: boolean;
-}
+export type InferredText = Omit<TextEncoderConfig, 'neuron'> & { plif: boolean };
 
 type Tensors = ReadonlyMap<string, { shape: number[] }>;
 
