@@ -24,6 +24,9 @@
  *   depthwise conv.
  * Other backends (cpu, tensorflow) have all these kernels already and get nothing else.
  *
+ * On every backend, backpropagation that frees each node's saved tensors and output gradients
+ * as soon as the node is done (./frugal-backprop.ts: same gradients, a lower peak).
+ *
  * Idempotent: installing twice registers nothing new.
  */
 import * as tf from '@tensorflow/tfjs';
@@ -38,6 +41,7 @@ import { unsortedSegmentSumConfig } from '../kernels/segment-sum';
 import { isRegistered, rememberBuiltin, replaceKernel, restoreBuiltin } from '../kernels/wasm-ops';
 import { gatherGradConfig, setPreviousGatherGradient } from './gather';
 import { batchMatMulGradConfig } from './matmul';
+import { installFrugalBackprop, uninstallFrugalBackprop } from './frugal-backprop';
 
 export { batchMatMulGradConfig, sumToShape } from './matmul';
 
@@ -93,6 +97,7 @@ export function trainingKernelsFor(tfName: string): { kernels: string[]; gradien
  */
 export function installTrainingKernels(info: Pick<BackendInfo, 'tfName'>): void {
   installGradients();
+  installFrugalBackprop();
   if (info.tfName === 'wasm') installWasmKernels();
 }
 
@@ -101,6 +106,7 @@ export function installTrainingKernels(info: Pick<BackendInfo, 'tfName'>): void 
  * tfjs-core's gradients (for benchmarks that compare the two).
  */
 export function uninstallTrainingKernels(): void {
+  uninstallFrugalBackprop();
   for (const k of WASM_TRAINING_KERNELS) restoreBuiltin(k.kernelName, k);
   if (originalGradients) {
     for (const g of TRAINING_GRADIENTS) {
