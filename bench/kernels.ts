@@ -76,7 +76,7 @@ export async function benchLif(o: KernelBenchOptions): Promise<BenchResult[]> {
  */
 export async function benchEvent(o: KernelBenchOptions & { rows?: number }): Promise<BenchResult[]> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { spikeMatMul } = require('../src/snn/fused/event') as typeof import('../src/snn/fused/event');
+  const { spikeConv2d, spikeMatMul } = require('../src/snn/fused/event') as typeof import('../src/snn/fused/event');
   const rows = o.rows ?? (o.quick ? 1024 : 4096);
   const rates = o.quick ? [0.05, 0.2] : [0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5];
   const shapes: [string, number, number][] = [
@@ -110,6 +110,40 @@ export async function benchEvent(o: KernelBenchOptions & { rows?: number }): Pro
         details: { rate, eventMs: +(te * 1e3).toFixed(2), denseMs: +(td * 1e3).toFixed(2), speedup: +(td / te).toFixed(2) },
       });
       s.dispose();
+    }
+    w.dispose();
+  }
+  // 3x3 convolutions of the tokenizer (stage 2 and 4 inputs at T*B = 32)
+  const convs: [string, number[], number][] = [
+    ['conv2', [32, 32, 32, 96], 192],
+    ['conv4', [32, 8, 8, 384], 384],
+  ];
+  for (const [label, shape, co] of convs) {
+    const w = tf.randomNormal([3, 3, shape[3], co], 0, 0.05, 'float32', 9) as tf.Tensor4D;
+    for (const rate of rates) {
+      const x = tf.tidy(() => tf.cast(tf.less(tf.randomUniform(shape, 0, 1, 'float32', 10), rate), 'float32')) as tf.Tensor4D;
+      const [te, td] = await interleaved(
+        () => {
+          tf.tidy(() => {
+            (spikeConv2d(x, w, 1, 1) as tf.Tensor).dataSync();
+          });
+        },
+        () => {
+          tf.tidy(() => {
+            tf.conv2d(x, w, 1, 1).dataSync();
+          });
+        },
+        reps,
+      );
+      out.push({
+        name: `event/${label}/${shape.join('x')}->${co}/fr${rate}`,
+        unit: 'images',
+        perSecond: shape[0] / te,
+        secondsPerRep: te,
+        reps,
+        details: { rate, eventMs: +(te * 1e3).toFixed(2), denseMs: +(td * 1e3).toFixed(2), speedup: +(td / te).toFixed(2) },
+      });
+      x.dispose();
     }
     w.dispose();
   }

@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, releaseBackend } from '../../src/backend';
 import { installTrainingKernels } from '../../src/backend/gradients';
-import { eventDriven, spikeMatMul } from '../../src/snn/fused/event';
+import { eventDriven, spikeConv2d, spikeMatMul } from '../../src/snn/fused/event';
 import { getPreset } from '../../src/models/config';
 import { SpikeClipImageEncoder } from '../../src/models/image-encoder';
 import { INFERENCE } from '../../src/snn/module';
@@ -62,6 +62,33 @@ describe('event-driven spike products on wasm', () => {
         expect(eventDriven.stats.event).toBe(before + 1);
         const want = product(sv, m, k, n, 5, 'dense');
         expect(Array.from(got)).toEqual(Array.from(want));
+      });
+    }
+  }
+
+  const convs: [number[], number, number, number][] = [
+    [[2, 9, 7, 20], 3, 24, 1],
+    [[1, 8, 8, 48], 3, 96, 1],
+    [[2, 6, 5, 7], 3, 33, 0],
+    [[3, 4, 4, 16], 1, 16, 0],
+  ];
+  for (const [shape, k, co, pad] of convs) {
+    for (const rate of [0.05, 0.3]) {
+      it(`conv ${k}x${k} pad ${pad} [${shape.join(',')}] -> ${co} at firing rate ${rate}: bit-identical to tf.conv2d`, () => {
+        const n = shape.reduce((p, v) => p * v, 1);
+        const sv = spikes(n, 1, rate, n + k + co);
+        const run = (event: boolean) =>
+          tf.tidy(() => {
+            const x = tf.tensor4d(sv, shape as [number, number, number, number]);
+            const w = tf.tensor4d(normals(k * k * shape[3] * co, 17), [k, k, shape[3], co]);
+            const y = event ? spikeConv2d(x, w, pad, 1) : tf.conv2d(x, w, 1, pad);
+            if (!y) throw new Error('event path not taken');
+            return y.dataSync().slice() as unknown as void;
+          }) as unknown as Float32Array;
+        const before = eventDriven.stats.event;
+        const got = run(true);
+        expect(eventDriven.stats.event).toBe(before + 1);
+        expect(Array.from(got)).toEqual(Array.from(run(false)));
       });
     }
   }

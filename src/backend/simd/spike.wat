@@ -111,4 +111,115 @@
             (br $tloop)))
         (local.set $m (i32.add (local.get $m) (i32.const 1)))
         (br $mloop))))
+
+  ;; spike_conv(s, w, out, B, H, W, Ci, Co, k, pad, idx): a stride-1 k x k convolution of binary
+  ;; NHWC spikes s [B,H,W,Ci] with HWIO weights w [k,k,Ci,Co] and zero padding `pad`, out
+  ;; [B,OH,OW,Co] with OH = H + 2 pad - k + 1. For each output pixel the events are listed in the
+  ;; order (tap row, tap column, input channel) -- the order in which XNNPACK's indirect GEMM adds
+  ;; them -- and summed like spike_matmul's rows. idx: k*k*Ci i32 of scratch.
+  (func (export "spike_conv") (param $s i32) (param $w i32) (param $out i32)
+        (param $B i32) (param $H i32) (param $W i32) (param $Ci i32) (param $Co i32)
+        (param $k i32) (param $pad i32) (param $idx i32)
+    (local $OH i32) (local $OW i32) (local $b i32) (local $y i32) (local $x i32) (local $ky i32) (local $kx i32)
+    (local $iy i32) (local $ix i32) (local $ci i32) (local $cnt i32) (local $base i32) (local $tap i32) (local $rowBytes i32)
+    (local.set $OH (i32.add (i32.sub (i32.add (local.get $H) (i32.shl (local.get $pad) (i32.const 1))) (local.get $k)) (i32.const 1)))
+    (local.set $OW (i32.add (i32.sub (i32.add (local.get $W) (i32.shl (local.get $pad) (i32.const 1))) (local.get $k)) (i32.const 1)))
+    (local.set $rowBytes (i32.shl (local.get $Co) (i32.const 2)))
+    (local.set $b (i32.const 0))
+    (block $bd (loop $bl
+      (br_if $bd (i32.ge_u (local.get $b) (local.get $B)))
+      (local.set $y (i32.const 0))
+      (block $yd (loop $yl
+        (br_if $yd (i32.ge_s (local.get $y) (local.get $OH)))
+        (local.set $x (i32.const 0))
+        (block $xd (loop $xl
+          (br_if $xd (i32.ge_s (local.get $x) (local.get $OW)))
+          (local.set $cnt (i32.const 0))
+          (local.set $ky (i32.const 0))
+          (block $kyd (loop $kyl
+            (br_if $kyd (i32.ge_s (local.get $ky) (local.get $k)))
+            (local.set $iy (i32.sub (i32.add (local.get $y) (local.get $ky)) (local.get $pad)))
+            (if (i32.and (i32.ge_s (local.get $iy) (i32.const 0)) (i32.lt_s (local.get $iy) (local.get $H)))
+              (then
+                (local.set $kx (i32.const 0))
+                (block $kxd (loop $kxl
+                  (br_if $kxd (i32.ge_s (local.get $kx) (local.get $k)))
+                  (local.set $ix (i32.sub (i32.add (local.get $x) (local.get $kx)) (local.get $pad)))
+                  (if (i32.and (i32.ge_s (local.get $ix) (i32.const 0)) (i32.lt_s (local.get $ix) (local.get $W)))
+                    (then
+                      (local.set $base (i32.add (local.get $s) (i32.shl
+                        (i32.mul (i32.add (i32.mul (i32.add (i32.mul (local.get $b) (local.get $H)) (local.get $iy)) (local.get $W)) (local.get $ix)) (local.get $Ci))
+                        (i32.const 2))))
+                      ;; byte offset of weight row (ky, kx, 0)
+                      (local.set $tap (i32.mul (i32.mul (i32.add (i32.mul (local.get $ky) (local.get $k)) (local.get $kx)) (local.get $Ci)) (local.get $rowBytes)))
+                      (local.set $ci (i32.const 0))
+                      (block $cd (loop $cl
+                        (br_if $cd (i32.ge_u (local.get $ci) (local.get $Ci)))
+                        (if (f32.ne (f32.load (i32.add (local.get $base) (i32.shl (local.get $ci) (i32.const 2)))) (f32.const 0))
+                          (then
+                            (i32.store (i32.add (local.get $idx) (i32.shl (local.get $cnt) (i32.const 2)))
+                                       (i32.add (local.get $tap) (i32.mul (local.get $ci) (local.get $rowBytes))))
+                            (local.set $cnt (i32.add (local.get $cnt) (i32.const 1)))))
+                        (local.set $ci (i32.add (local.get $ci) (i32.const 1)))
+                        (br $cl)))))
+                  (local.set $kx (i32.add (local.get $kx) (i32.const 1)))
+                  (br $kxl)))))
+            (local.set $ky (i32.add (local.get $ky) (i32.const 1)))
+            (br $kyl)))
+          (call $accumulate (local.get $w) (local.get $idx) (local.get $cnt) (local.get $Co)
+            (i32.add (local.get $out) (i32.mul (i32.add (i32.mul (i32.add (i32.mul (local.get $b) (local.get $OH)) (local.get $y)) (local.get $OW)) (local.get $x)) (local.get $rowBytes))))
+          (local.set $x (i32.add (local.get $x) (i32.const 1)))
+          (br $xl)))
+        (local.set $y (i32.add (local.get $y) (i32.const 1)))
+        (br $yl)))
+      (local.set $b (i32.add (local.get $b) (i32.const 1)))
+      (br $bl))))
+
+  ;; orow[0..N) = sum over j < cnt of the weight row at byte offset idx[j] from w.
+  (func $accumulate (param $w i32) (param $idx i32) (param $cnt i32) (param $N i32) (param $orow i32)
+    (local $n0 i32) (local $n16 i32) (local $j i32) (local $p i32) (local $acc f32)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
+    (local.set $n16 (i32.and (local.get $N) (i32.const -16)))
+    (block $ndone
+      (loop $nloop
+        (br_if $ndone (i32.ge_u (local.get $n0) (local.get $n16)))
+        (local.set $a0 (v128.const i32x4 0 0 0 0))
+        (local.set $a1 (v128.const i32x4 0 0 0 0))
+        (local.set $a2 (v128.const i32x4 0 0 0 0))
+        (local.set $a3 (v128.const i32x4 0 0 0 0))
+        (local.set $j (i32.const 0))
+        (block $jdone
+          (loop $jloop
+            (br_if $jdone (i32.ge_u (local.get $j) (local.get $cnt)))
+            (local.set $p (i32.add (i32.add (local.get $w) (i32.load (i32.add (local.get $idx) (i32.shl (local.get $j) (i32.const 2)))))
+                                   (i32.shl (local.get $n0) (i32.const 2))))
+            (local.set $a0 (f32x4.add (local.get $a0) (v128.load (local.get $p))))
+            (local.set $a1 (f32x4.add (local.get $a1) (v128.load offset=16 (local.get $p))))
+            (local.set $a2 (f32x4.add (local.get $a2) (v128.load offset=32 (local.get $p))))
+            (local.set $a3 (f32x4.add (local.get $a3) (v128.load offset=48 (local.get $p))))
+            (local.set $j (i32.add (local.get $j) (i32.const 1)))
+            (br $jloop)))
+        (local.set $p (i32.add (local.get $orow) (i32.shl (local.get $n0) (i32.const 2))))
+        (v128.store (local.get $p) (local.get $a0))
+        (v128.store offset=16 (local.get $p) (local.get $a1))
+        (v128.store offset=32 (local.get $p) (local.get $a2))
+        (v128.store offset=48 (local.get $p) (local.get $a3))
+        (local.set $n0 (i32.add (local.get $n0) (i32.const 16)))
+        (br $nloop)))
+    (block $tdone
+      (loop $tloop
+        (br_if $tdone (i32.ge_u (local.get $n0) (local.get $N)))
+        (local.set $acc (f32.const 0))
+        (local.set $j (i32.const 0))
+        (block $jdone2
+          (loop $jloop2
+            (br_if $jdone2 (i32.ge_u (local.get $j) (local.get $cnt)))
+            (local.set $acc (f32.add (local.get $acc)
+              (f32.load (i32.add (i32.add (local.get $w) (i32.load (i32.add (local.get $idx) (i32.shl (local.get $j) (i32.const 2)))))
+                                 (i32.shl (local.get $n0) (i32.const 2))))))
+            (local.set $j (i32.add (local.get $j) (i32.const 1)))
+            (br $jloop2)))
+        (f32.store (i32.add (local.get $orow) (i32.shl (local.get $n0) (i32.const 2))) (local.get $acc))
+        (local.set $n0 (i32.add (local.get $n0) (i32.const 1)))
+        (br $tloop))))
 )

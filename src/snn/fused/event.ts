@@ -20,6 +20,7 @@ import { simdKernels } from '../../backend/simd/instance';
 import { fusedKernelsEnabled } from './switch';
 
 export const SPIKE_MATMUL = 'SpikeclipSpikeMatMul';
+export const SPIKE_CONV = 'SpikeclipSpikeConv2D';
 
 /** Tuning and counters of the event-driven path (mutable: benchmarks and tests set them). */
 export const eventDriven = {
@@ -84,7 +85,54 @@ function spikeMatMulCpu({ inputs, backend }: { inputs: NamedTensorInfoMap; backe
   return out;
 }
 
+interface SpikeConvAttrs {
+  maxRate: number;
+  pad: number;
+}
+
+function denseConvWasm(backend: unknown, x: TensorInfo, w: TensorInfo, pad: number): TensorInfo {
+  return withOps(backend as WasmBackendLike, (ops) =>
+    ops.keep(
+      ops.conv2d(x, w, [1, 1], [
+        [0, 0],
+        [pad, pad],
+        [pad, pad],
+        [0, 0],
+      ]),
+    ),
+  );
+}
+
+/** Stride-1 k x k NHWC conv of binary spikes with HWIO weights and zero padding `pad`. */
+function spikeConvWasm({ inputs, backend, attrs }: { inputs: NamedTensorInfoMap; backend: unknown; attrs?: NamedAttrMap }): TensorInfo {
+  const x = inputs.x as TensorInfo;
+  const w = inputs.w as TensorInfo;
+  const { maxRate, pad } = attrs as unknown as SpikeConvAttrs;
+  const [B, H, W, Ci] = x.shape;
+  const [k, , , Co] = w.shape;
+  const k2 = simdKernels(backend, 'spike');
+  const n = B * H * W * Ci;
+  if (!k2 || n === 0) return denseConvWasm(backend, x, w, pad);
+  const spikes = k2.exports.count_spikes(k2.offset(x.dataId), n);
+  if (spikes < 0 || spikes > maxRate * n) {
+    eventDriven.stats.dense++;
+    return denseConvWasm(backend, x, w, pad);
+  }
+  const OH = H + 2 * pad - k + 1;
+  const OW = W + 2 * pad - k + 1;
+  const out = (backend as WasmBackendLike).makeOutput([B, OH, OW, Co], 'float32');
+  const idx = k2.malloc(Math.max(4, k * k * Ci * 4));
+  try {
+    k2.exports.spike_conv(k2.offset(x.dataId), k2.offset(w.dataId), k2.offset(out.dataId), B, H, W, Ci, Co, k, pad, idx);
+  } finally {
+    k2.free(idx);
+  }
+  eventDriven.stats.event++;
+  return out;
+}
+
 export const EVENT_KERNELS: readonly KernelConfig[] = [
+  { kernelName: SPIKE_CONV, backendName: 'wasm', kernelFunc: spikeConvWasm as unknown as KernelFunc },
   { kernelName: SPIKE_MATMUL, backendName: 'wasm', kernelFunc: spikeMatMulWasm as unknown as KernelFunc },
   { kernelName: SPIKE_MATMUL, backendName: 'cpu', kernelFunc: spikeMatMulCpu as unknown as KernelFunc },
 ];
@@ -96,6 +144,19 @@ export function registerEventKernels(): void {
 function tapeOn(): boolean {
   const e = tf.engine() as unknown as { isTapeOn?: () => boolean };
   return typeof e.isTapeOn === 'function' ? e.isTapeOn() : false;
+}
+
+/**
+ * Stride-1 convolution of binary spikes x [B, H, W, Ci] with w [k, k, Ci, Co] and zero padding
+ * `pad` on every side, on the event-driven path (wasm only), or null where it does not apply.
+ */
+export function spikeConv2d(x: tf.Tensor4D, w: tf.Tensor4D, pad: number, maxRate?: number): tf.Tensor4D | null {
+  if (!eventDriven.enabled || !fusedKernelsEnabled() || tapeOn() || tf.getBackend() !== 'wasm') return null;
+  if (x.dtype !== 'float32' || w.dtype !== 'float32' || x.rank !== 4 || w.rank !== 4) return null;
+  const [k, kw, ci] = w.shape;
+  if (k !== kw || ci !== x.shape[3] || !Number.isInteger(pad) || pad < 0 || x.shape[1] + 2 * pad < k || x.shape[2] + 2 * pad < k) return null;
+  registerEventKernels();
+  return tf.engine().runKernel(SPIKE_CONV, { x, w }, { maxRate: maxRate ?? eventDriven.maxRate, pad }) as tf.Tensor4D;
 }
 
 /**

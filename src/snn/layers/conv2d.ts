@@ -8,6 +8,7 @@ import { Module, ModuleError, type ForwardContext } from '../module';
 import { InitRng, torchDefaultInit } from './init';
 import type { FanOutMap } from '../monitor';
 import { convFanOutMap, reportOps, type ObserveSpec } from './observe';
+import { spikeConv2d } from '../fused/event';
 
 export interface Conv2dOptions {
   /** Dotted layer name used in monitor records, e.g. `image.patch_embed.block1_conv`. */
@@ -57,7 +58,12 @@ export class Conv2d extends Module {
       throw new ModuleError(`Conv2d ${this.name}: expected input [N, H, W, ${this.inChannels}], got [${x.shape.join(', ')}]`);
     }
     const y = tf.tidy(() => {
-      let out = tf.conv2d(x, this.weight as tf.Tensor4D, this.stride, this.padding);
+      // binary spike input in inference: the event-driven convolution where it is faster (src/snn/fused/event.ts)
+      const event =
+        observe?.kind === 'ac' && ctx && !ctx.training && this.stride === 1 && typeof this.padding === 'number'
+          ? spikeConv2d(x, this.weight as tf.Tensor4D, this.padding)
+          : null;
+      let out = event ?? tf.conv2d(x, this.weight as tf.Tensor4D, this.stride, this.padding);
       if (this.bias) out = tf.add(out, this.bias);
       return out;
     });
