@@ -288,13 +288,17 @@ describe('matMul / BatchMatMul vs cpu', () => {
         { shape: sb, seed: 22 },
       ];
       await compare('matMul', f, specs, oracle);
-      // Batched products once more on the per-entry XNNPACK path (normally for bigger matrices).
-      const saved = batchMatMulTuning.perEntryMinMNK;
-      batchMatMulTuning.perEntryMinMNK = 0;
+      // Batched products once more on the per-entry XNNPACK path (normally for bigger matrices)
+      // and on the built-in loop (the default above is our SIMD kernel for small matrices).
+      const saved = { ...batchMatMulTuning };
       try {
+        batchMatMulTuning.simdMaxMNK = 0;
+        batchMatMulTuning.perEntryMinMNK = 0;
         await compare('matMul per-entry', f, specs, oracle);
+        batchMatMulTuning.perEntryMinMNK = Infinity;
+        await compare('matMul built-in loop', f, specs, oracle);
       } finally {
-        batchMatMulTuning.perEntryMinMNK = saved;
+        Object.assign(batchMatMulTuning, saved);
       }
     });
   }
@@ -458,7 +462,8 @@ describe('memory', () => {
         });
         return tf.addN(Object.values(grads).map((g) => tf.sum(g))).dataSync()[0];
       });
-    const saved = batchMatMulTuning.perEntryMinMNK;
+    const saved = { ...batchMatMulTuning };
+    batchMatMulTuning.simdMaxMNK = 0;
     batchMatMulTuning.perEntryMinMNK = 0; // the batched product on views into the batch
     step(); // warm-up
     const before = tf.memory().numTensors;
@@ -468,7 +473,7 @@ describe('memory', () => {
     expect(tf.memory().numTensors).toBe(before);
     expect(backend.numDataIds()).toBe(buffersBefore);
     expect(v2).toBeCloseTo(v1, 5);
-    batchMatMulTuning.perEntryMinMNK = saved;
+    Object.assign(batchMatMulTuning, saved);
     tf.dispose([x, w1, w2, emb, dense, ids]);
   });
 });

@@ -14,11 +14,16 @@
  *   that to pay off (M*N*K >= batchMatMulTuning.perEntryMinMNK), else to the built-in loop;
  *   mixed broadcasts such as [2,1,M,K] x [1,3,K,N], which the built-in gets wrong, are tiled
  *   to the output's batch shape first.
+ * - products where both operands are batched and the matrices are small (M*N*K up to
+ *   batchMatMulTuning.simdMaxMNK: the attention heads' 64 x 64 x 48) run in one call of our
+ *   SIMD kernel (src/backend/simd/matmul.wat): the per-entry path above created and packed an
+ *   XNNPACK operator for each of the 256 entries and took ~150 ms per product at batch 8.
  * Non-float32 operands go to the built-in kernel.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { KernelConfig, KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs';
 import { builtin, WASM, WasmBackendLike, WasmOps, withOps } from './wasm-ops';
+import { simdKernels } from '../simd/instance';
 
 function prod(xs: number[]): number {
   return xs.reduce((p, v) => p * v, 1);
@@ -61,7 +66,20 @@ export const batchMatMulTuning = {
    * (creating an XNNPACK operator, packing b) outweighs its speed: use the built-in loop.
    */
   perEntryMinMNK: 16384,
+  /** Up to this many multiply-adds per batch entry, batched products use our SIMD kernel (0: never). */
+  simdMaxMNK: 1 << 19,
 };
+
+/** a [B,M,K] x b [B,K,N] (no transposes) in one call of our SIMD kernel, or undefined without it. */
+function simdBatchedMatMul(ops: WasmOps, a: TensorInfo, b: TensorInfo): TensorInfo | undefined {
+  const k = simdKernels(ops.backend, 'matmul');
+  if (!k) return undefined;
+  const [batch, m, kk] = a.shape;
+  const n = b.shape[2];
+  const out = ops.alloc([batch, m, n]);
+  k.exports.batched_matmul(k.offset(a.dataId), k.offset(b.dataId), k.offset(out.dataId), batch, m, kk, n);
+  return out;
+}
 
 /**
  * a x b for a [B,M,K], b [B,K,N] (B > 1), one XNNPACK fast-path product per batch entry on
@@ -112,6 +130,10 @@ function perEntryMatMul(ops: WasmOps, a: TensorInfo, b: TensorInfo): TensorInfo 
 function batchedSameBatch(ops: WasmOps, a: TensorInfo, b: TensorInfo, transposeA: boolean, transposeB: boolean): TensorInfo {
   const [, m, k] = transposeA ? [a.shape[0], a.shape[2], a.shape[1]] : a.shape;
   const n = transposeB ? b.shape[1] : b.shape[2];
+  if (m * n * k <= batchMatMulTuning.simdMaxMNK) {
+    const r = simdBatchedMatMul(ops, transposeA ? ops.transposeLast2(a) : a, transposeB ? ops.transposeLast2(b) : b);
+    if (r) return r;
+  }
   if (m * n * k >= batchMatMulTuning.perEntryMinMNK) {
     const r = perEntryMatMul(ops, transposeA ? ops.transposeLast2(a) : a, transposeB ? ops.transposeLast2(b) : b);
     if (r) return r;
