@@ -16,6 +16,8 @@
 import * as tf from '@tensorflow/tfjs';
 import type { KernelConfig, KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs';
 import { HOST_KERNEL_BACKENDS, hostKernel, Scratch } from '../../backend/kernels/host-io';
+import type { WasmBackendLike } from '../../backend/kernels/wasm-ops';
+import { simdKernels, type SimdKernels } from '../../backend/simd/instance';
 import type { NeuronConfig } from '../neuron-config';
 import { lifBackward, lifBackwardScratchSize, lifForward, type LifParams } from './lif-math';
 
@@ -35,10 +37,29 @@ function tn(shape: number[]): [number, number] {
   return [T, N];
 }
 
+/** Use the SIMD module (src/backend/simd/lif.wat) on wasm (for tests and benchmarks: switchable). */
+export const lifSimd = { enabled: true };
+
+function simdFor(backend: unknown): SimdKernels | null {
+  return lifSimd.enabled ? simdKernels(backend, 'lif') : null;
+}
+
 function forwardKernel({ inputs, backend, attrs }: { inputs: NamedTensorInfoMap; backend: unknown; attrs?: NamedAttrMap }): TensorInfo {
   const x = inputs.x as TensorInfo;
   const [T, N] = tn(x.shape);
   const p = params(attrs);
+  const k = simdFor(backend);
+  if (k) {
+    const be = backend as WasmBackendLike;
+    const out = be.makeOutput(x.shape, 'float32');
+    const v = k.malloc(Math.max(16, N * 4 + 16));
+    try {
+      k.exports.lif_forward(k.offset(x.dataId), k.offset(out.dataId), v, T, N, p.kind === 'lif' ? Math.fround(p.decay) : 1, p.vThreshold, p.vReset, p.kind === 'lif' ? 1 : 0, p.hardReset ? 1 : 0);
+    } finally {
+      k.free(v);
+    }
+    return out;
+  }
   const [out] = hostKernel(backend, [x], [x.shape], ([xv], [sv]) => {
     lifForward(p, xv, sv, T, N, scratch.get(N));
   });
@@ -50,6 +71,24 @@ function backwardKernel({ inputs, backend, attrs }: { inputs: NamedTensorInfoMap
   const x = inputs.x as TensorInfo;
   const [T, N] = tn(x.shape);
   const p = params(attrs);
+  const k = p.surrogate === 'sigmoid' && N % 4 === 0 ? simdFor(backend) : null;
+  if (k) {
+    const be = backend as WasmBackendLike;
+    const out = be.makeOutput(x.shape, 'float32');
+    const h = k.malloc(Math.max(16, T * N * 4));
+    const dv = k.malloc(Math.max(16, N * 4));
+    try {
+      k.exports.lif_backward(
+        k.offset(dy.dataId), k.offset(x.dataId), k.offset(out.dataId), h, dv, T, N,
+        p.kind === 'lif' ? Math.fround(p.decay) : 1, p.vThreshold, p.vReset, p.alpha,
+        p.kind === 'lif' ? 1 : 0, p.hardReset ? 1 : 0, p.detachReset ? 1 : 0,
+      );
+    } finally {
+      k.free(dv);
+      k.free(h);
+    }
+    return out;
+  }
   const [out] = hostKernel(backend, [dy, x], [x.shape], ([dyv, xv], [dxv]) => {
     lifBackward(p, dyv, xv, dxv, T, N, scratch.get(lifBackwardScratchSize(T)));
   });
