@@ -71,7 +71,7 @@ describe.each(['cpu', 'wasm'])('fused BatchNorm on %s', (backend) => {
   });
   afterAll(() => releaseBackend());
 
-  for (const shape of [[6, 5], [4, 3, 3, 7], [2, 2, 8, 16]]) {
+  for (const shape of [[6, 5], [4, 3, 3, 7], [2, 2, 8, 16], [3, 50, 12], [2, 70, 48]]) {
     it(`equals the composed path for [${shape.join(', ')}]`, () => {
       const want = run(false, shape);
       const got = run(true, shape);

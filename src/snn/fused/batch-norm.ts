@@ -17,6 +17,29 @@
 import * as tf from '@tensorflow/tfjs';
 import type { KernelConfig, KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs';
 import { HOST_KERNEL_BACKENDS, hostKernel } from '../../backend/kernels/host-io';
+import type { WasmBackendLike } from '../../backend/kernels/wasm-ops';
+import { simdKernels, type SimdKernels } from '../../backend/simd/instance';
+
+/** Use the SIMD module (src/backend/simd/bn.wat) on wasm when C % 4 = 0 (switchable for tests). */
+export const batchNormSimd = { enabled: true };
+
+function simdFor(backend: unknown, c: number): SimdKernels | null {
+  return batchNormSimd.enabled && c % 4 === 0 ? simdKernels(backend, 'bn') : null;
+}
+
+/** Runs `f(ptr)` with `bytes` of scratch from the wasm heap. */
+function withScratch<T>(k: SimdKernels, bytes: number, f: (ptr: number) => T): T {
+  const p = k.malloc(Math.max(16, bytes));
+  try {
+    return f(p);
+  } finally {
+    k.free(p);
+  }
+}
+
+function heap(backend: unknown): ArrayBuffer {
+  return (backend as { wasm: { HEAPU8: Uint8Array } }).wasm.HEAPU8.buffer as ArrayBuffer;
+}
 
 export const BN_MOMENTS = 'SpikeclipMoments';
 export const BN_FORWARD = 'SpikeclipBatchNorm';
@@ -42,6 +65,12 @@ const rc = (shape: number[]): [number, number] => {
 function moments({ inputs, backend }: { inputs: NamedTensorInfoMap; backend: unknown }): TensorInfo {
   const x = inputs.x as TensorInfo;
   const [R, C] = rc(x.shape);
+  const k = simdFor(backend, C);
+  if (k) {
+    const out = (backend as WasmBackendLike).makeOutput([2, C], 'float32');
+    withScratch(k, 32 * C, (acc) => k.exports.bn_moments(k.offset(x.dataId), k.offset(out.dataId), R, C, acc));
+    return out;
+  }
   return hostKernel(backend, [x], [[2, C]], ([xv], [mv]) => {
     const [sum, sq] = accumulators(C);
     for (let r = 0, o = 0; r < R; r++, o += C) for (let c = 0; c < C; c++) sum[c] += xv[o + c];
@@ -63,6 +92,25 @@ function forward({ inputs, backend, attrs }: { inputs: NamedTensorInfoMap; backe
   const x = inputs.x as TensorInfo;
   const eps = Number((attrs as { eps: number }).eps);
   const [R, C] = rc(x.shape);
+  const k = simdFor(backend, C);
+  if (k) {
+    const be = backend as WasmBackendLike;
+    const out = be.makeOutput(x.shape, 'float32');
+    withScratch(k, 8 * C, (coef) => {
+      // views after the allocations (an allocation may grow and detach the heap)
+      const mv = be.typedArrayFromHeap(inputs.mv as TensorInfo) as Float32Array;
+      const w = be.typedArrayFromHeap(inputs.weight as TensorInfo) as Float32Array;
+      const b = be.typedArrayFromHeap(inputs.bias as TensorInfo) as Float32Array;
+      const cv = new Float32Array(heap(backend), coef, 2 * C);
+      for (let c = 0; c < C; c++) {
+        const scale = w[c] / Math.sqrt(mv[C + c] + eps);
+        cv[c] = scale;
+        cv[C + c] = b[c] - mv[c] * scale;
+      }
+      k.exports.bn_affine(k.offset(x.dataId), k.offset(out.dataId), coef, R, C);
+    });
+    return out;
+  }
   return hostKernel(backend, [x, inputs.mv as TensorInfo, inputs.weight as TensorInfo, inputs.bias as TensorInfo], [x.shape], ([xv, mv, w, b], [y]) => {
     const [scale, shift] = accumulators(C);
     for (let c = 0; c < C; c++) {
@@ -78,6 +126,37 @@ function backward({ inputs, backend, attrs }: { inputs: NamedTensorInfoMap; back
   const eps = Number((attrs as { eps: number }).eps);
   const [R, C] = rc(x.shape);
   const ins = [inputs.dy as TensorInfo, x, inputs.mv as TensorInfo, inputs.weight as TensorInfo];
+  const k = simdFor(backend, C);
+  if (k) {
+    const be = backend as WasmBackendLike;
+    const dx = be.makeOutput(x.shape, 'float32');
+    const dw = be.makeOutput([C], 'float32');
+    const db = be.makeOutput([C], 'float32');
+    const mvT = inputs.mv as TensorInfo;
+    withScratch(k, 16 * C + 12 * C + 16, (acc) => {
+      k.exports.bn_grad_sums(k.offset((inputs.dy as TensorInfo).dataId), k.offset(x.dataId), k.offset(mvT.dataId), R, C, acc);
+      const coef = acc + 16 * C;
+      const buf = heap(backend);
+      const sums = new Float64Array(buf, acc, 2 * C);
+      const cv = new Float32Array(buf, coef, 3 * C);
+      const mv = be.typedArrayFromHeap(mvT) as Float32Array;
+      const w = be.typedArrayFromHeap(inputs.weight as TensorInfo) as Float32Array;
+      const dwv = be.typedArrayFromHeap(dw) as Float32Array;
+      const dbv = be.typedArrayFromHeap(db) as Float32Array;
+      for (let c = 0; c < C; c++) {
+        const invstd = 1 / Math.sqrt(mv[C + c] + eps);
+        const sdy = sums[c];
+        const sdyx = sums[C + c];
+        dbv[c] = sdy;
+        dwv[c] = sdyx * invstd;
+        cv[c] = w[c] * invstd;
+        cv[C + c] = (-w[c] * invstd * invstd * invstd * sdyx) / R;
+        cv[2 * C + c] = (-w[c] * invstd * sdy) / R;
+      }
+      k.exports.bn_grad_dx(k.offset((inputs.dy as TensorInfo).dataId), k.offset(x.dataId), k.offset(mvT.dataId), k.offset(dx.dataId), coef, R, C);
+    });
+    return [dx, dw, db];
+  }
   return hostKernel(backend, ins, [x.shape, [C], [C]], ([dy, xv, mv, w], [dx, dw, db]) => {
     const [sdy, sdyx] = accumulators(C);
     // sums of dy and dy * (x - mean)
