@@ -9,7 +9,7 @@ import { installTrainingKernels } from '../../src/backend/gradients';
 import { eventDriven, spikeConv2d, spikeMatMul } from '../../src/snn/fused/event';
 import { getPreset } from '../../src/models/config';
 import { SpikeClipImageEncoder } from '../../src/models/image-encoder';
-import { INFERENCE } from '../../src/snn/module';
+import { INFERENCE, TRAINING } from '../../src/snn/module';
 
 function spikes(m: number, k: number, rate: number, seed: number): Float32Array {
   const out = new Float32Array(m * k);
@@ -106,16 +106,67 @@ describe('event-driven spike products on wasm', () => {
     expect(Array.from(got2)).toEqual(Array.from(want2));
   });
 
-  it('is not used while a gradient tape records', () => {
-    const s = tf.tensor2d(spikes(4, 8, 0.3, 1), [4, 8]);
-    const w = tf.tensor2d(normals(8 * 3, 2), [8, 3]);
-    let inside: tf.Tensor | null = null;
-    tf.grad((ww: tf.Tensor) => {
-      inside = spikeMatMul(s, ww as tf.Tensor2D);
-      return tf.sum(tf.matMul(s, ww as tf.Tensor2D));
-    })(w).dispose();
-    expect(inside).toBeNull();
-    tf.dispose([s, w]);
+  it('under a gradient tape gives the dense product and its gradients (wasm)', () => {
+    const sv = spikes(16, 40, 0.2, 1);
+    const run = (event: boolean) =>
+      tf.tidy(() => {
+        const s = tf.tensor2d(sv, [16, 40]);
+        const w = tf.tensor2d(normals(40 * 24, 2), [40, 24]);
+        const dyw = tf.tensor2d(normals(16 * 24, 3), [16, 24]);
+        const f = (ss: tf.Tensor, ww: tf.Tensor) => {
+          const y = event ? spikeMatMul(ss as tf.Tensor2D, ww as tf.Tensor2D) : tf.matMul(ss, ww);
+          if (!y) throw new Error('event path not taken');
+          return tf.sum(tf.mul(y, dyw));
+        };
+        const [gs, gw] = tf.grads(f)([s, w]);
+        return [Array.from(gs.dataSync()), Array.from(gw.dataSync())] as unknown as void;
+      }) as unknown as number[][];
+    const before = eventDriven.stats.event;
+    const got = run(true);
+    expect(eventDriven.stats.event).toBe(before + 1);
+    expect(got).toEqual(run(false));
+    const prev = eventDriven.training;
+    eventDriven.training = false;
+    try {
+      const s = tf.tensor2d(sv, [16, 40]);
+      const w = tf.tensor2d(normals(40 * 24, 2), [40, 24]);
+      let inside: tf.Tensor | null = null;
+      tf.grad((ww: tf.Tensor) => {
+        inside = spikeMatMul(s, ww as tf.Tensor2D);
+        return tf.sum(tf.matMul(s, ww as tf.Tensor2D));
+      })(w).dispose();
+      expect(inside).toBeNull();
+      tf.dispose([s, w]);
+    } finally {
+      eventDriven.training = prev;
+    }
+  });
+
+  it('leaves the image encoder\'s training gradients unchanged (spikeclip-tiny)', () => {
+    const cfg = getPreset('spikeclip-tiny').image;
+    const enc = new SpikeClipImageEncoder(cfg, { seed: 5 });
+    const x = tf.randomNormal([4, cfg.imageSize, cfg.imageSize, cfg.inChannels], 0, 1, 'float32', 21);
+    const grads = (on: boolean) => {
+      const prev = { ...eventDriven };
+      eventDriven.enabled = on;
+      eventDriven.maxRate = 1;
+      try {
+        const vars = enc.trainableVariables();
+        const { value, grads: g } = tf.variableGrads(() => tf.sum(tf.square(enc.forward(x, TRAINING))) as tf.Scalar, vars);
+        const out = vars.map((v) => Array.from(g[v.name].dataSync()));
+        tf.dispose([value, ...Object.values(g)]);
+        return out;
+      } finally {
+        Object.assign(eventDriven, { enabled: prev.enabled, maxRate: prev.maxRate });
+      }
+    };
+    const dense = grads(false);
+    const before = eventDriven.stats.event;
+    const event = grads(true);
+    expect(eventDriven.stats.event).toBeGreaterThan(before);
+    expect(event).toEqual(dense);
+    x.dispose();
+    enc.dispose();
   });
 
   it('leaves the image encoder\'s embeddings and predictions unchanged (spikeclip-tiny)', () => {

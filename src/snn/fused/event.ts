@@ -9,8 +9,9 @@
  *   else (or when s is not binary) the dense XNNPACK product. Both give bit-identical results:
  *   the dense kernel adds s*w over k in order, and s*w is exactly w or 0.
  * - cpu: a JS loop over the events (the reference for tests).
- * `spikeMatMul` is what layers call; it returns null where the event path does not apply
- * (training, a gradient tape recording, another backend, or switched off).
+ * `spikeMatMul` / `spikeConv2d` are what layers call; they return null where the event path does
+ * not apply (another backend, or switched off). Under a gradient tape (wasm only) they run the
+ * event-driven forward with the dense gradient.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { KernelConfig, KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs';
@@ -32,6 +33,11 @@ export const eventDriven = {
    * XNNPACK on 2 threads (the event kernel runs on one); 0.25 keeps a margin.
    */
   maxRate: 0.25,
+  /**
+   * Also in training: the forward product runs event-driven (the same bits as the dense one)
+   * and its gradient is the dense formula (dX = dY Wᵀ, dW = Sᵀ dY). Off with SPIKECLIP_EVENT_TRAIN=0.
+   */
+  training: process.env.SPIKECLIP_EVENT_TRAIN !== '0',
   /** Calls that took each path (wasm), for tests and reports. */
   stats: { event: 0, dense: 0 },
 };
@@ -146,16 +152,53 @@ function tapeOn(): boolean {
   return typeof e.isTapeOn === 'function' ? e.isTapeOn() : false;
 }
 
+const spikeMatMulGrad = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const [s, w] = args as tf.Tensor[];
+  (args[2] as unknown as tf.GradSaveFunc)([s, w]);
+  return {
+    value: tf.engine().runKernel(SPIKE_MATMUL, { s, w }, { maxRate: eventDriven.maxRate }) as tf.Tensor,
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [tf.matMul(dy, saved[1], false, true), tf.matMul(saved[0], dy, true, false)],
+  };
+});
+
+const convGrads = new Map<number, (x: tf.Tensor, w: tf.Tensor) => tf.Tensor>();
+function spikeConvGrad(pad: number): (x: tf.Tensor, w: tf.Tensor) => tf.Tensor {
+  let f = convGrads.get(pad);
+  if (f) return f;
+  const g = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [x, w] = args as tf.Tensor[];
+    (args[2] as unknown as tf.GradSaveFunc)([x, w]);
+    return {
+      value: tf.engine().runKernel(SPIKE_CONV, { x, w }, { maxRate: eventDriven.maxRate, pad }) as tf.Tensor,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [sx, sw] = saved;
+        const common = { strides: [1, 1], pad, dataFormat: 'NHWC', dimRoundingMode: undefined as unknown as string };
+        return [
+          tf.engine().runKernel(tf.Conv2DBackpropInput, { dy, filter: sw }, { ...common, inputShape: sx.shape }) as tf.Tensor,
+          tf.engine().runKernel(tf.Conv2DBackpropFilter, { x: sx, dy }, { ...common, filterShape: sw.shape }) as tf.Tensor,
+        ];
+      },
+    };
+  });
+  f = (x, w) => g(x, w);
+  convGrads.set(pad, f);
+  return f;
+}
+
 /**
  * Stride-1 convolution of binary spikes x [B, H, W, Ci] with w [k, k, Ci, Co] and zero padding
  * `pad` on every side, on the event-driven path (wasm only), or null where it does not apply.
+ * Under a gradient tape (training) its gradient is the dense convolution's.
  */
 export function spikeConv2d(x: tf.Tensor4D, w: tf.Tensor4D, pad: number, maxRate?: number): tf.Tensor4D | null {
-  if (!eventDriven.enabled || !fusedKernelsEnabled() || tapeOn() || tf.getBackend() !== 'wasm') return null;
+  if (!eventDriven.enabled || !fusedKernelsEnabled() || tf.getBackend() !== 'wasm') return null;
+  const training = tapeOn();
+  if (training && (!eventDriven.training || maxRate !== undefined)) return null;
   if (x.dtype !== 'float32' || w.dtype !== 'float32' || x.rank !== 4 || w.rank !== 4) return null;
   const [k, kw, ci] = w.shape;
   if (k !== kw || ci !== x.shape[3] || !Number.isInteger(pad) || pad < 0 || x.shape[1] + 2 * pad < k || x.shape[2] + 2 * pad < k) return null;
   registerEventKernels();
+  if (training) return spikeConvGrad(pad)(x, w) as tf.Tensor4D;
   return tf.engine().runKernel(SPIKE_CONV, { x, w }, { maxRate: maxRate ?? eventDriven.maxRate, pad }) as tf.Tensor4D;
 }
 
@@ -164,10 +207,13 @@ export function spikeConv2d(x: tf.Tensor4D, w: tf.Tensor4D, pad: number, maxRate
  * (then the caller runs tf.matMul). `maxRate` overrides eventDriven.maxRate.
  */
 export function spikeMatMul(s: tf.Tensor2D, w: tf.Tensor2D, maxRate?: number): tf.Tensor2D | null {
-  if (!eventDriven.enabled || !fusedKernelsEnabled() || tapeOn()) return null;
+  if (!eventDriven.enabled || !fusedKernelsEnabled()) return null;
+  const training = tapeOn();
+  if (training && (!eventDriven.training || maxRate !== undefined || tf.getBackend() !== 'wasm')) return null;
   if (s.dtype !== 'float32' || w.dtype !== 'float32' || s.rank !== 2 || w.rank !== 2 || s.shape[1] !== w.shape[0]) return null;
   const backend = tf.getBackend();
   if (backend !== 'wasm' && backend !== 'cpu') return null;
   registerEventKernels();
+  if (training) return spikeMatMulGrad(s, w) as tf.Tensor2D;
   return tf.engine().runKernel(SPIKE_MATMUL, { s, w }, { maxRate: maxRate ?? eventDriven.maxRate }) as tf.Tensor2D;
 }

@@ -58,9 +58,9 @@ export class Conv2d extends Module {
       throw new ModuleError(`Conv2d ${this.name}: expected input [N, H, W, ${this.inChannels}], got [${x.shape.join(', ')}]`);
     }
     const y = tf.tidy(() => {
-      // binary spike input in inference: the event-driven convolution where it is faster (src/snn/fused/event.ts)
+      // binary spike input: the event-driven convolution where it is faster (src/snn/fused/event.ts)
       const event =
-        observe?.kind === 'ac' && ctx && !ctx.training && this.stride === 1 && typeof this.padding === 'number'
+        observe?.kind === 'ac' && this.stride === 1 && typeof this.padding === 'number'
           ? spikeConv2d(x, this.weight as tf.Tensor4D, this.padding)
           : null;
       let out = event ?? tf.conv2d(x, this.weight as tf.Tensor4D, this.stride, this.padding);

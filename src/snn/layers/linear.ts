@@ -56,8 +56,8 @@ export class Linear extends Module {
     const rows = x.size / this.inFeatures;
     const y = tf.tidy(() => {
       const x2 = x.rank === 2 ? (x as tf.Tensor2D) : tf.reshape(x, [rows, this.inFeatures]) as tf.Tensor2D;
-      // binary spike input in inference: the event-driven product where it is faster (src/snn/fused/event.ts)
-      const event = observe?.kind === 'ac' && ctx && !ctx.training ? spikeMatMul(x2, this.weight as tf.Tensor2D) : null;
+      // binary spike input: the event-driven product where it is faster (src/snn/fused/event.ts)
+      const event = observe?.kind === 'ac' ? spikeMatMul(x2, this.weight as tf.Tensor2D) : null;
       let out: tf.Tensor = event ?? tf.matMul(x2, this.weight as tf.Tensor2D);
       if (this.bias) out = tf.add(out, this.bias);
       return x.rank === 2 ? out : tf.reshape(out, [...x.shape.slice(0, -1), this.outFeatures]);
