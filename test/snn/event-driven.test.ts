@@ -123,7 +123,7 @@ describe('event-driven spike products on wasm', () => {
       }) as unknown as number[][];
     const before = eventDriven.stats.event;
     const got = run(true);
-    expect(eventDriven.stats.event).toBe(before + 1);
+    expect(eventDriven.stats.event).toBe(before + 2); // the product and the weight gradient Sᵀ dY
     expect(got).toEqual(run(false));
     const prev = eventDriven.training;
     eventDriven.training = false;

@@ -112,6 +112,46 @@
         (local.set $m (i32.add (local.get $m) (i32.const 1)))
         (br $mloop))))
 
+  ;; spike_tmatmul(s, dy, out, M, K, N, idx): out[K,N] = s[M,K]^T x dy[M,N] for s in {0,1} (the
+  ;; weight gradient of a spike-input layer): out is zeroed, then for each row m and each k with
+  ;; s[m,k] = 1, dy[m,:] is added to out[k,:] (m in increasing order for every element).
+  (func (export "spike_tmatmul") (param $s i32) (param $dy i32) (param $out i32)
+        (param $M i32) (param $K i32) (param $N i32) (param $idx i32)
+    (local $m i32) (local $k i32) (local $cnt i32) (local $j i32) (local $n i32) (local $n4 i32)
+    (local $row i32) (local $drow i32) (local $orow i32) (local $rowBytes i32)
+    (local.set $rowBytes (i32.shl (local.get $N) (i32.const 2)))
+    (local.set $n4 (i32.and (local.get $N) (i32.const -4)))
+    (memory.fill (local.get $out) (i32.const 0) (i32.mul (local.get $K) (local.get $rowBytes)))
+    (block $mdone (loop $mloop
+      (br_if $mdone (i32.ge_u (local.get $m) (local.get $M)))
+      (local.set $row (i32.add (local.get $s) (i32.shl (i32.mul (local.get $m) (local.get $K)) (i32.const 2))))
+      (local.set $drow (i32.add (local.get $dy) (i32.mul (local.get $m) (local.get $rowBytes))))
+      (local.set $k (i32.const 0))
+      (block $kdone (loop $kloop
+        (br_if $kdone (i32.ge_u (local.get $k) (local.get $K)))
+        (if (f32.ne (f32.load (i32.add (local.get $row) (i32.shl (local.get $k) (i32.const 2)))) (f32.const 0))
+          (then
+            (local.set $orow (i32.add (local.get $out) (i32.mul (local.get $k) (local.get $rowBytes))))
+            (local.set $n (i32.const 0))
+            (block $nd (loop $nl
+              (br_if $nd (i32.ge_u (local.get $n) (local.get $n4)))
+              (v128.store (i32.add (local.get $orow) (i32.shl (local.get $n) (i32.const 2)))
+                (f32x4.add (v128.load (i32.add (local.get $orow) (i32.shl (local.get $n) (i32.const 2))))
+                           (v128.load (i32.add (local.get $drow) (i32.shl (local.get $n) (i32.const 2))))))
+              (local.set $n (i32.add (local.get $n) (i32.const 4)))
+              (br $nl)))
+            (block $td (loop $tl
+              (br_if $td (i32.ge_u (local.get $n) (local.get $N)))
+              (f32.store (i32.add (local.get $orow) (i32.shl (local.get $n) (i32.const 2)))
+                (f32.add (f32.load (i32.add (local.get $orow) (i32.shl (local.get $n) (i32.const 2))))
+                         (f32.load (i32.add (local.get $drow) (i32.shl (local.get $n) (i32.const 2))))))
+              (local.set $n (i32.add (local.get $n) (i32.const 1)))
+              (br $tl)))))
+        (local.set $k (i32.add (local.get $k) (i32.const 1)))
+        (br $kloop)))
+      (local.set $m (i32.add (local.get $m) (i32.const 1)))
+      (br $mloop))))
+
   ;; spike_conv(s, w, out, B, H, W, Ci, Co, k, pad, idx): a stride-1 k x k convolution of binary
   ;; NHWC spikes s [B,H,W,Ci] with HWIO weights w [k,k,Ci,Co] and zero padding `pad`, out
   ;; [B,OH,OW,Co] with OH = H + 2 pad - k + 1. For each output pixel the events are listed in the

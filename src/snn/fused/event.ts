@@ -22,6 +22,7 @@ import { fusedKernelsEnabled } from './switch';
 
 export const SPIKE_MATMUL = 'SpikeclipSpikeMatMul';
 export const SPIKE_CONV = 'SpikeclipSpikeConv2D';
+export const SPIKE_TMATMUL = 'SpikeclipSpikeTMatMul';
 
 /** Tuning and counters of the event-driven path (mutable: benchmarks and tests set them). */
 export const eventDriven = {
@@ -34,8 +35,9 @@ export const eventDriven = {
    */
   maxRate: 0.25,
   /**
-   * Also in training: the forward product runs event-driven (the same bits as the dense one)
-   * and its gradient is the dense formula (dX = dY Wᵀ, dW = Sᵀ dY). Off with SPIKECLIP_EVENT_TRAIN=0.
+   * Also in training: the forward product runs event-driven (the same bits as the dense one),
+   * dX = dY Wᵀ dense and dW = Sᵀ dY event-driven (Linear; convolutions take the dense gradients).
+   * Off with SPIKECLIP_EVENT_TRAIN=0.
    */
   training: process.env.SPIKECLIP_EVENT_TRAIN !== '0',
   /** Calls that took each path (wasm), for tests and reports. */
@@ -137,7 +139,29 @@ function spikeConvWasm({ inputs, backend, attrs }: { inputs: NamedTensorInfoMap;
   return out;
 }
 
+/** sᵀ dy for binary s [M, K], dy [M, N] -> [K, N]: the weight gradient of a spike-input layer. */
+function spikeTMatMulWasm({ inputs, backend, attrs }: { inputs: NamedTensorInfoMap; backend: unknown; attrs?: NamedAttrMap }): TensorInfo {
+  const s = inputs.s as TensorInfo;
+  const dy = inputs.dy as TensorInfo;
+  const maxRate = Number((attrs as { maxRate?: number } | undefined)?.maxRate ?? eventDriven.maxRate);
+  const [M, K] = s.shape;
+  const N = dy.shape[1];
+  const k = simdKernels(backend, 'spike');
+  const dense = () => withOps(backend as WasmBackendLike, (ops) => ops.keep(ops.matMul2d(ops.transpose(s, [1, 0]), dy)));
+  if (!k || M * K === 0) return dense();
+  const spikes = k.exports.count_spikes(k.offset(s.dataId), M * K);
+  if (spikes < 0 || spikes > maxRate * M * K) {
+    eventDriven.stats.dense++;
+    return dense();
+  }
+  const out = (backend as WasmBackendLike).makeOutput([K, N], 'float32');
+  k.exports.spike_tmatmul(k.offset(s.dataId), k.offset(dy.dataId), k.offset(out.dataId), M, K, N, 0);
+  eventDriven.stats.event++;
+  return out;
+}
+
 export const EVENT_KERNELS: readonly KernelConfig[] = [
+  { kernelName: SPIKE_TMATMUL, backendName: 'wasm', kernelFunc: spikeTMatMulWasm as unknown as KernelFunc },
   { kernelName: SPIKE_CONV, backendName: 'wasm', kernelFunc: spikeConvWasm as unknown as KernelFunc },
   { kernelName: SPIKE_MATMUL, backendName: 'wasm', kernelFunc: spikeMatMulWasm as unknown as KernelFunc },
   { kernelName: SPIKE_MATMUL, backendName: 'cpu', kernelFunc: spikeMatMulCpu as unknown as KernelFunc },
@@ -157,7 +181,10 @@ const spikeMatMulGrad = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[])
   (args[2] as unknown as tf.GradSaveFunc)([s, w]);
   return {
     value: tf.engine().runKernel(SPIKE_MATMUL, { s, w }, { maxRate: eventDriven.maxRate }) as tf.Tensor,
-    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [tf.matMul(dy, saved[1], false, true), tf.matMul(saved[0], dy, true, false)],
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [
+      tf.matMul(dy, saved[1], false, true),
+      tf.engine().runKernel(SPIKE_TMATMUL, { s: saved[0], dy }, { maxRate: eventDriven.maxRate }) as tf.Tensor,
+    ],
   };
 });
 
