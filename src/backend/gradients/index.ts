@@ -18,6 +18,7 @@
  * - UnsortedSegmentSum (missing: the gradient of gather / embedding lookups);
  * - Sum and Mean (replaced for float32 reductions over leading or middle axes: the built-in
  *   transposes the whole tensor first) as a row-by-row accumulation;
+ * - MaxPoolGrad (replaced; the built-in is slow) as one JS pass;
  * - Identity (replaced; the built-in copies the data, and the engine runs it for every tensor
  *   it saves for the backward pass) sharing the data as the cpu backend's does;
  * - DepthwiseConv2dNativeBackpropFilter / -Input (missing) from elementwise ops and a
@@ -37,6 +38,7 @@ import { conv2DBackpropFilterConfig, conv2DBackpropInputConfig } from '../kernel
 import { depthwiseBackpropFilterConfig, depthwiseBackpropInputConfig } from '../kernels/depthwise-backprop';
 import { identityConfig } from '../kernels/identity';
 import { meanConfig, sumConfig } from '../kernels/reduce';
+import { maxPoolGradConfig } from '../kernels/max-pool-grad';
 import { unsortedSegmentSumConfig } from '../kernels/segment-sum';
 import { isRegistered, rememberBuiltin, replaceKernel, restoreBuiltin } from '../kernels/wasm-ops';
 import { gatherGradConfig, setPreviousGatherGradient } from './gather';
@@ -56,6 +58,7 @@ export const WASM_TRAINING_KERNELS: readonly KernelConfig[] = [
   identityConfig,
   sumConfig,
   meanConfig,
+  maxPoolGradConfig,
 ];
 
 /** Gradients we register for all backends. */
