@@ -152,6 +152,86 @@
       (local.set $m (i32.add (local.get $m) (i32.const 1)))
       (br $mloop))))
 
+  ;; spike_conv_filter_grad(s, dy, out, B, H, W, Ci, Co, k, pad, idx): the filter gradient of a
+  ;; stride-1 k x k convolution of binary spikes s [B,H,W,Ci] with output gradient dy [B,OH,OW,Co]:
+  ;; out [k,k,Ci,Co] = sum over spikes (b,y,x,ci) and taps (ky,kx) with an output position
+  ;; (y - ky + pad, x - kx + pad) of dy at that position, added to out[ky,kx,ci,:].
+  (func (export "spike_conv_filter_grad") (param $s i32) (param $dy i32) (param $out i32)
+        (param $B i32) (param $H i32) (param $W i32) (param $Ci i32) (param $Co i32)
+        (param $k i32) (param $pad i32) (param $idx i32)
+    (local $OH i32) (local $OW i32) (local $b i32) (local $y i32) (local $x i32) (local $ky i32) (local $kx i32)
+    (local $oy i32) (local $ox i32) (local $ci i32) (local $cnt i32) (local $j i32) (local $n i32) (local $n4 i32)
+    (local $base i32) (local $drow i32) (local $orow i32) (local $tap i32) (local $rowBytes i32)
+    (local.set $OH (i32.add (i32.sub (i32.add (local.get $H) (i32.shl (local.get $pad) (i32.const 1))) (local.get $k)) (i32.const 1)))
+    (local.set $OW (i32.add (i32.sub (i32.add (local.get $W) (i32.shl (local.get $pad) (i32.const 1))) (local.get $k)) (i32.const 1)))
+    (local.set $rowBytes (i32.shl (local.get $Co) (i32.const 2)))
+    (local.set $n4 (i32.and (local.get $Co) (i32.const -4)))
+    (memory.fill (local.get $out) (i32.const 0) (i32.mul (i32.mul (i32.mul (local.get $k) (local.get $k)) (local.get $Ci)) (local.get $rowBytes)))
+    (block $bd (loop $bl
+      (br_if $bd (i32.ge_u (local.get $b) (local.get $B)))
+      (local.set $y (i32.const 0))
+      (block $yd (loop $yl
+        (br_if $yd (i32.ge_s (local.get $y) (local.get $H)))
+        (local.set $x (i32.const 0))
+        (block $xd (loop $xl
+          (br_if $xd (i32.ge_s (local.get $x) (local.get $W)))
+          ;; spiking channels of this pixel
+          (local.set $base (i32.add (local.get $s) (i32.shl (i32.mul (i32.add (i32.mul (i32.add (i32.mul (local.get $b) (local.get $H)) (local.get $y)) (local.get $W)) (local.get $x)) (local.get $Ci)) (i32.const 2))))
+          (local.set $cnt (i32.const 0))
+          (local.set $ci (i32.const 0))
+          (block $cd (loop $cl
+            (br_if $cd (i32.ge_u (local.get $ci) (local.get $Ci)))
+            (if (f32.ne (f32.load (i32.add (local.get $base) (i32.shl (local.get $ci) (i32.const 2)))) (f32.const 0))
+              (then
+                (i32.store (i32.add (local.get $idx) (i32.shl (local.get $cnt) (i32.const 2))) (i32.mul (local.get $ci) (local.get $rowBytes)))
+                (local.set $cnt (i32.add (local.get $cnt) (i32.const 1)))))
+            (local.set $ci (i32.add (local.get $ci) (i32.const 1)))
+            (br $cl)))
+          (if (local.get $cnt) (then
+            (local.set $ky (i32.const 0))
+            (block $kyd (loop $kyl
+              (br_if $kyd (i32.ge_s (local.get $ky) (local.get $k)))
+              (local.set $oy (i32.add (i32.sub (local.get $y) (local.get $ky)) (local.get $pad)))
+              (if (i32.and (i32.ge_s (local.get $oy) (i32.const 0)) (i32.lt_s (local.get $oy) (local.get $OH))) (then
+                (local.set $kx (i32.const 0))
+                (block $kxd (loop $kxl
+                  (br_if $kxd (i32.ge_s (local.get $kx) (local.get $k)))
+                  (local.set $ox (i32.add (i32.sub (local.get $x) (local.get $kx)) (local.get $pad)))
+                  (if (i32.and (i32.ge_s (local.get $ox) (i32.const 0)) (i32.lt_s (local.get $ox) (local.get $OW))) (then
+                    (local.set $drow (i32.add (local.get $dy) (i32.mul (i32.add (i32.mul (i32.add (i32.mul (local.get $b) (local.get $OH)) (local.get $oy)) (local.get $OW)) (local.get $ox)) (local.get $rowBytes))))
+                    (local.set $tap (i32.add (local.get $out) (i32.mul (i32.mul (i32.add (i32.mul (local.get $ky) (local.get $k)) (local.get $kx)) (local.get $Ci)) (local.get $rowBytes))))
+                    (local.set $j (i32.const 0))
+                    (block $jd (loop $jl
+                      (br_if $jd (i32.ge_u (local.get $j) (local.get $cnt)))
+                      (local.set $orow (i32.add (local.get $tap) (i32.load (i32.add (local.get $idx) (i32.shl (local.get $j) (i32.const 2))))))
+                      (local.set $n (i32.const 0))
+                      (block $nd (loop $nl
+                        (br_if $nd (i32.ge_u (local.get $n) (local.get $n4)))
+                        (v128.store (i32.add (local.get $orow) (i32.shl (local.get $n) (i32.const 2)))
+                          (f32x4.add (v128.load (i32.add (local.get $orow) (i32.shl (local.get $n) (i32.const 2))))
+                                     (v128.load (i32.add (local.get $drow) (i32.shl (local.get $n) (i32.const 2))))))
+                        (local.set $n (i32.add (local.get $n) (i32.const 4)))
+                        (br $nl)))
+                      (block $td (loop $tl
+                        (br_if $td (i32.ge_u (local.get $n) (local.get $Co)))
+                        (f32.store (i32.add (local.get $orow) (i32.shl (local.get $n) (i32.const 2)))
+                          (f32.add (f32.load (i32.add (local.get $orow) (i32.shl (local.get $n) (i32.const 2))))
+                                   (f32.load (i32.add (local.get $drow) (i32.shl (local.get $n) (i32.const 2))))))
+                        (local.set $n (i32.add (local.get $n) (i32.const 1)))
+                        (br $tl)))
+                      (local.set $j (i32.add (local.get $j) (i32.const 1)))
+                      (br $jl)))))
+                  (local.set $kx (i32.add (local.get $kx) (i32.const 1)))
+                  (br $kxl)))))
+              (local.set $ky (i32.add (local.get $ky) (i32.const 1)))
+              (br $kyl)))))
+          (local.set $x (i32.add (local.get $x) (i32.const 1)))
+          (br $xl)))
+        (local.set $y (i32.add (local.get $y) (i32.const 1)))
+        (br $yl)))
+      (local.set $b (i32.add (local.get $b) (i32.const 1)))
+      (br $bl))))
+
   ;; spike_conv(s, w, out, B, H, W, Ci, Co, k, pad, idx): a stride-1 k x k convolution of binary
   ;; NHWC spikes s [B,H,W,Ci] with HWIO weights w [k,k,Ci,Co] and zero padding `pad`, out
   ;; [B,OH,OW,Co] with OH = H + 2 pad - k + 1. For each output pixel the events are listed in the

@@ -16,13 +16,14 @@
 import * as tf from '@tensorflow/tfjs';
 import type { KernelConfig, KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs';
 import { hostKernel } from '../../backend/kernels/host-io';
-import { WasmBackendLike, withOps } from '../../backend/kernels/wasm-ops';
+import { builtin, WasmBackendLike, withOps } from '../../backend/kernels/wasm-ops';
 import { simdKernels } from '../../backend/simd/instance';
 import { fusedKernelsEnabled } from './switch';
 
 export const SPIKE_MATMUL = 'SpikeclipSpikeMatMul';
 export const SPIKE_CONV = 'SpikeclipSpikeConv2D';
 export const SPIKE_TMATMUL = 'SpikeclipSpikeTMatMul';
+export const SPIKE_CONV_FILTER_GRAD = 'SpikeclipSpikeConvFilterGrad';
 
 /** Tuning and counters of the event-driven path (mutable: benchmarks and tests set them). */
 export const eventDriven = {
@@ -36,7 +37,8 @@ export const eventDriven = {
   maxRate: 0.25,
   /**
    * Also in training: the forward product runs event-driven (the same bits as the dense one),
-   * dX = dY Wᵀ dense and dW = Sᵀ dY event-driven (Linear; convolutions take the dense gradients).
+   * dX = dY Wᵀ dense and dW = Sᵀ dY event-driven (for convolutions: the input gradient dense,
+   * the filter gradient event-driven).
    * Off with SPIKECLIP_EVENT_TRAIN=0.
    */
   training: process.env.SPIKECLIP_EVENT_TRAIN !== '0',
@@ -160,7 +162,44 @@ function spikeTMatMulWasm({ inputs, backend, attrs }: { inputs: NamedTensorInfoM
   return out;
 }
 
+/** Filter gradient [k, k, Ci, Co] of a stride-1 convolution of binary spikes x [B, H, W, Ci], from dy. */
+function spikeConvFilterGradWasm({ inputs, backend, attrs }: { inputs: NamedTensorInfoMap; backend: unknown; attrs?: NamedAttrMap }): TensorInfo {
+  const x = inputs.x as TensorInfo;
+  const dy = inputs.dy as TensorInfo;
+  const { maxRate, pad, k: ks } = attrs as unknown as SpikeConvAttrs & { k: number };
+  const [B, H, W, Ci] = x.shape;
+  const Co = dy.shape[3];
+  const kern = simdKernels(backend, 'spike');
+  const n = B * H * W * Ci;
+  const dense = () => {
+    const kf = builtin(tf.Conv2DBackpropFilter);
+    const mine = tf.getKernel(tf.Conv2DBackpropFilter, 'wasm');
+    const f = (mine ?? kf) as KernelConfig;
+    return (f.kernelFunc as KernelFunc)({
+      inputs: { x, dy },
+      backend: backend as {},
+      attrs: { strides: [1, 1], pad, dataFormat: 'NHWC', dimRoundingMode: undefined as unknown as string, filterShape: [ks, ks, Ci, Co] },
+    }) as TensorInfo;
+  };
+  if (!kern || n === 0) return dense();
+  const spikes = kern.exports.count_spikes(kern.offset(x.dataId), n);
+  if (spikes < 0 || spikes > maxRate * n) {
+    eventDriven.stats.dense++;
+    return dense();
+  }
+  const out = (backend as WasmBackendLike).makeOutput([ks, ks, Ci, Co], 'float32');
+  const idx = kern.malloc(Math.max(16, Ci * 4));
+  try {
+    kern.exports.spike_conv_filter_grad(kern.offset(x.dataId), kern.offset(dy.dataId), kern.offset(out.dataId), B, H, W, Ci, Co, ks, pad, idx);
+  } finally {
+    kern.free(idx);
+  }
+  eventDriven.stats.event++;
+  return out;
+}
+
 export const EVENT_KERNELS: readonly KernelConfig[] = [
+  { kernelName: SPIKE_CONV_FILTER_GRAD, backendName: 'wasm', kernelFunc: spikeConvFilterGradWasm as unknown as KernelFunc },
   { kernelName: SPIKE_TMATMUL, backendName: 'wasm', kernelFunc: spikeTMatMulWasm as unknown as KernelFunc },
   { kernelName: SPIKE_CONV, backendName: 'wasm', kernelFunc: spikeConvWasm as unknown as KernelFunc },
   { kernelName: SPIKE_MATMUL, backendName: 'wasm', kernelFunc: spikeMatMulWasm as unknown as KernelFunc },
@@ -202,7 +241,7 @@ function spikeConvGrad(pad: number): (x: tf.Tensor, w: tf.Tensor) => tf.Tensor {
         const common = { strides: [1, 1], pad, dataFormat: 'NHWC', dimRoundingMode: undefined as unknown as string };
         return [
           tf.engine().runKernel(tf.Conv2DBackpropInput, { dy, filter: sw }, { ...common, inputShape: sx.shape }) as tf.Tensor,
-          tf.engine().runKernel(tf.Conv2DBackpropFilter, { x: sx, dy }, { ...common, filterShape: sw.shape }) as tf.Tensor,
+          tf.engine().runKernel(SPIKE_CONV_FILTER_GRAD, { x: sx, dy }, { maxRate: eventDriven.maxRate, pad, k: sw.shape[0] }) as tf.Tensor,
         ];
       },
     };
