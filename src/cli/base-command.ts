@@ -41,7 +41,7 @@ export abstract class SpikeclipCommand<T extends typeof Command> extends Command
       helpGroup: 'GLOBAL',
     }),
     threads: Flags.integer({
-      description: 'Threads for the backend (default: the backend\'s own choice).',
+      description: 'Threads for the backend (default: all cores; wasm at most 8).',
       min: 1,
       helpGroup: 'GLOBAL',
     }),
