@@ -142,6 +142,29 @@ export function convFilterGradNhwc(ops: WasmOps, x: TensorInfo, dy: TensorInfo, 
   return ops.transpose(r, [1, 2, 0, 3]);
 }
 
+/**
+ * Zero-dilates dy [N,OH,OW,C] by the stride (the first step of an input gradient as a forward
+ * conv): [N,OH,1,OW,1,C] padded to [N,OH,sh,OW,sw,C], i.e. [N, OH*sh, OW*sw, C]. Stride 1 is a no-op.
+ */
+export function dilateByStride(
+  ops: WasmOps,
+  dy: TensorInfo,
+  [n, oh, ow, c]: [number, number, number, number],
+  sh: number,
+  sw: number,
+): { dyd: TensorInfo; ldh: number; ldw: number } {
+  if (sh === 1 && sw === 1) return { dyd: dy, ldh: oh, ldw: ow };
+  const p6 = ops.pad(ops.reshape(dy, [n, oh, 1, ow, 1, c]), [
+    [0, 0],
+    [0, 0],
+    [0, sh - 1],
+    [0, 0],
+    [0, sw - 1],
+    [0, 0],
+  ]);
+  return { dyd: ops.reshape(p6, [n, oh * sh, ow * sw, c]), ldh: oh * sh, ldw: ow * sw };
+}
+
 /** Input gradient dx [N,H,W,Ci] of an NHWC conv from dy [N,OH,OW,Co] and filter [KH,KW,Ci,Co]. */
 export function convInputGradNhwc(ops: WasmOps, dy: TensorInfo, filter: TensorInfo, g: ConvGeometry): TensorInfo {
   const { n, h, w, ci, co, kh, kw, sh, sw, oh, ow, top, left } = g;
@@ -150,25 +173,8 @@ export function convInputGradNhwc(ops: WasmOps, dy: TensorInfo, filter: TensorIn
     const wt = ops.transpose(ops.reshape(filter, [ci, co]), [1, 0]); // [Co, Ci]
     return ops.reshape(ops.matMul2d(ops.reshape(dy, [m, co]), wt), [n, h, w, ci]);
   }
-  // Zero-dilate dy by the stride: [N,OH,1,OW,1,Co] padded to [N,OH,sh,OW,sw,Co]; the trailing
-  // zeros it adds are taken off the bottom/right pads below.
-  let dyd = dy;
-  let ldh = oh;
-  let ldw = ow;
-  if (sh !== 1 || sw !== 1) {
-    const d6 = ops.reshape(dy, [n, oh, 1, ow, 1, co]);
-    const p6 = ops.pad(d6, [
-      [0, 0],
-      [0, 0],
-      [0, sh - 1],
-      [0, 0],
-      [0, sw - 1],
-      [0, 0],
-    ]);
-    ldh = oh * sh;
-    ldw = ow * sw;
-    dyd = ops.reshape(p6, [n, ldh, ldw, co]);
-  }
+  // the trailing zeros the stride dilation adds are taken off the bottom/right pads below
+  const { dyd, ldh, ldw } = dilateByStride(ops, dy, [n, oh, ow, co], sh, sw);
   let wr = filter;
   if (kh > 1 || kw > 1) wr = ops.reverse(filter, [0, 1]);
   wr = ops.transpose(wr, [0, 1, 3, 2]); // [KH,KW,Co,Ci]

@@ -11,6 +11,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { KernelConfig, KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs';
+import { dilateByStride } from './conv2d-backprop';
 import { WASM, WasmBackendLike, withOps } from './wasm-ops';
 
 type ConvPad = 'valid' | 'same' | number | [[number, number], [number, number], [number, number], [number, number]];
@@ -78,22 +79,7 @@ function depthwiseBackpropInput({ inputs, backend, attrs }: { inputs: NamedTenso
   const left = ci.padInfo.left;
   return withOps(backend as WasmBackendLike, (ops) => {
     const cm = c * mul;
-    let dyd = dy;
-    let ldh = oh;
-    let ldw = ow;
-    if (sh !== 1 || sw !== 1) {
-      const p6 = ops.pad(ops.reshape(dy, [n, oh, 1, ow, 1, cm]), [
-        [0, 0],
-        [0, 0],
-        [0, sh - 1],
-        [0, 0],
-        [0, sw - 1],
-        [0, 0],
-      ]);
-      ldh = oh * sh;
-      ldw = ow * sw;
-      dyd = ops.reshape(p6, [n, ldh, ldw, cm]);
-    }
+    const { dyd, ldh, ldw } = dilateByStride(ops, dy, [n, oh, ow, cm], sh, sw);
     const wr = ops.reshape(kh > 1 || kw > 1 ? ops.reverse(filter, [0, 1]) : filter, [kh, kw, cm, 1]);
     const keH = (kh - 1) * dh + 1;
     const keW = (kw - 1) * dw + 1;
