@@ -16,8 +16,9 @@ import { CLIP_TOKENIZER_FILES } from '../teacher/checkpoint';
 import { ConfigError, PRESET_NAMES, getPreset, validateConfig, type ImageEncoderConfig, type SpikeClipConfig, type TextEncoderConfig } from '../models/config';
 import { fromPytorchStateDict } from '../models/pytorch-names';
 import { SpikeClip } from '../models/spikeclip';
-import { ClipTokenizer } from '../text/tokenizer';
-import { saveStudentCheckpoint } from '../train/student-checkpoint';
+import type { ClipTokenizer } from '../text/tokenizer';
+import { tokenizerFromFiles } from '../text/tokenizer-files';
+import { saveStudentCheckpoint } from '../student/checkpoint';
 import {
   PART_NAMES,
   REFERENCE_CLASSES,
@@ -232,8 +233,7 @@ export function readTokenizerFolder(dir: string): TokenizerFolder {
     const p = path.join(found, f);
     if (fs.existsSync(p)) files.set(f, new Uint8Array(fs.readFileSync(p)));
   }
-  const dec = new TextDecoder();
-  const tokenizer = ClipTokenizer.fromHuggingFace(dec.decode(files.get('vocab.json')), dec.decode(files.get('merges.txt')), found);
+  const tokenizer = tokenizerFromFiles(files, found);
   return { dir: found, files, tokenizer };
 }
 

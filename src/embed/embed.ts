@@ -13,12 +13,10 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import * as path from 'path';
-import { preprocessClipImages } from '../data/clip-preprocess';
-import { StudentResize, preprocess, studentView } from '../data/transforms';
+import type { StudentResize } from '../data/transforms';
 import type { ImageSource } from '../data/types';
-import { CheckpointError, readCheckpointConfig } from '../io/checkpoint';
-import { ClipTokenizer, TokenizerError } from '../text/tokenizer';
-import { loadTeacherCheckpoint } from '../teacher/checkpoint';
+import { checkEncoderCheckpoint, type Encoder, loadEncoder } from '../encoders/encoder';
+import { TokenizerError } from '../text/tokenizer';
 
 export interface EmbedRequest {
   model: string;
@@ -51,18 +49,18 @@ export interface EmbedResult {
   logit_scale?: number;
 }
 
-/** An embedding source: a model that turns preprocessed batches into features. */
-interface Embedder {
-  kind: 'teacher' | 'student';
-  dim: number;
-  imageSize: number;
-  contextLength: number;
-  tokenizer?: ClipTokenizer;
-  padId?: number;
-  images(files: string[]): Promise<Float32Array>;
-  texts(ids: Int32Array, n: number): Float32Array;
-  logitScale?: number;
-  dispose(): void;
+/** Image files -> features [n * dim], `batchSize` images per forward pass. */
+async function embedImages(e: Encoder, files: readonly string[], batchSize: number): Promise<Float32Array> {
+  const S = e.imageSize;
+  const out = new Float32Array(files.length * e.dim);
+  for (let i = 0; i < files.length; i += batchSize) {
+    const chunk = files.slice(i, i + batchSize);
+    const pixels = await e.preprocessImages(chunk.map((p): ImageSource => ({ kind: 'file', path: p })));
+    const feats = tf.tidy(() => e.encodeImages(tf.tensor4d(pixels, [chunk.length, S, S, 3])));
+    out.set(await feats.data(), i * e.dim);
+    feats.dispose();
+  }
+  return out;
 }
 
 function l2rows(flat: Float32Array, n: number, d: number): number[][] {
@@ -83,88 +81,11 @@ function dot(a: number[], b: number[]): number {
   return s;
 }
 
-async function teacherEmbedder(dir: string, batchSize: number): Promise<Embedder> {
-  const t = await loadTeacherCheckpoint(dir);
-  const S = t.config.vision.imageSize;
-  return {
-    kind: 'teacher',
-    dim: t.config.projectionDim,
-    imageSize: S,
-    contextLength: t.contextLength,
-    tokenizer: t.tokenizer,
-    padId: t.tokenizer.endId,
-    logitScale: t.teacher.logit_scale.dataSync()[0],
-    async images(files) {
-      const out = new Float32Array(files.length * t.config.projectionDim);
-      for (let i = 0; i < files.length; i += batchSize) {
-        const chunk = files.slice(i, i + batchSize);
-        const pixels = await preprocessClipImages(chunk.map((p): ImageSource => ({ kind: 'file', path: p })), t.preprocess, S);
-        const feats = tf.tidy(() => t.teacher.encodeImage(tf.tensor4d(pixels, [chunk.length, S, S, 3])));
-        out.set(await feats.data(), i * t.config.projectionDim);
-        feats.dispose();
-      }
-      return out;
-    },
-    texts(ids, n) {
-      const feats = t.teacher.encodeText({ ids, batch: n, length: t.contextLength });
-      const data = feats.dataSync() as Float32Array;
-      feats.dispose();
-      return data;
-    },
-    dispose: () => t.teacher.dispose(),
-  };
-}
-
-async function studentEmbedder(dir: string, batchSize: number, resize: StudentResize): Promise<Embedder> {
-  // Loaded lazily: the student model layer is another part of the code base.
-  const { loadStudentCheckpoint } = await import('../train/student-checkpoint');
-  const s = await loadStudentCheckpoint(dir);
-  const img = s.config.image;
-  const txt = s.config.text;
-  let tokenizer: ClipTokenizer | undefined;
-  if (s.tokenizerFiles !== undefined && s.tokenizerFiles.has('vocab.json') && s.tokenizerFiles.has('merges.txt')) {
-    const dec = new TextDecoder();
-    tokenizer = ClipTokenizer.fromHuggingFace(dec.decode(s.tokenizerFiles.get('vocab.json')), dec.decode(s.tokenizerFiles.get('merges.txt')), path.join(dir, 'tokenizer'));
-  }
-  const view = studentView({ size: img.imageSize, resize });
-  return {
-    kind: 'student',
-    dim: img.outputDim,
-    imageSize: img.imageSize,
-    contextLength: txt.contextLength,
-    tokenizer,
-    padId: tokenizer?.endId,
-    async images(files) {
-      const S = img.imageSize;
-      const out = new Float32Array(files.length * img.outputDim);
-      for (let i = 0; i < files.length; i += batchSize) {
-        const chunk = files.slice(i, i + batchSize);
-        const pixels = new Float32Array(chunk.length * S * S * 3);
-        for (let j = 0; j < chunk.length; j++) pixels.set(await preprocess({ kind: 'file', path: chunk[j] }, view), j * S * S * 3);
-        const feats = tf.tidy(() => s.model.encodeImage(tf.tensor4d(pixels, [chunk.length, S, S, 3])));
-        out.set(await feats.data(), i * img.outputDim);
-        feats.dispose();
-      }
-      return out;
-    },
-    texts(ids, n) {
-      const feats = tf.tidy(() => s.model.encodeText(tf.tensor2d(ids, [n, txt.contextLength], 'int32')));
-      const data = feats.dataSync() as Float32Array;
-      feats.dispose();
-      return data;
-    },
-    dispose: () => s.model.dispose(),
-  };
-}
-
 export async function embed(req: EmbedRequest): Promise<EmbedResult> {
-  const cc = await readCheckpointConfig(req.model);
   const batchSize = req.batchSize ?? 8;
-  req.onProgress?.(`loading ${cc.kind} checkpoint ${req.model}`);
-  let e: Embedder;
-  if (cc.kind === 'teacher') e = await teacherEmbedder(req.model, batchSize);
-  else if (cc.kind === 'student') e = await studentEmbedder(req.model, batchSize, req.studentResize ?? 'reference');
-  else throw new CheckpointError(req.model, `${req.model} is a ${cc.kind} checkpoint; embed works with teacher and student checkpoints`);
+  const kind = await checkEncoderCheckpoint(req.model, { purpose: 'embed' });
+  req.onProgress?.(`loading ${kind} checkpoint ${req.model}`);
+  const e = await loadEncoder(req.model, { purpose: 'embed', studentResize: req.studentResize ?? 'reference' });
   try {
     const images = [...req.images];
     const texts = [...req.texts];
@@ -173,16 +94,18 @@ export async function embed(req: EmbedRequest): Promise<EmbedResult> {
     const tokenIds: number[][] = [];
     if (images.length > 0) {
       req.onProgress?.(`embedding ${images.length} image${images.length === 1 ? '' : 's'}`);
-      imageEmbeds = l2rows(await e.images(images), images.length, e.dim);
+      imageEmbeds = l2rows(await embedImages(e, images, batchSize), images.length, e.dim);
     }
     if (texts.length > 0) {
       if (e.tokenizer === undefined) {
         throw new TokenizerError(`${req.model}: the checkpoint has no tokenizer/ folder (vocab.json, merges.txt), so texts cannot be embedded with it`);
       }
       req.onProgress?.(`embedding ${texts.length} text${texts.length === 1 ? '' : 's'}`);
-      const ids = e.tokenizer.encodeBatch(texts, e.contextLength, { padId: e.padId });
+      const ids = e.tokenize(texts);
       for (let i = 0; i < texts.length; i++) tokenIds.push(Array.from(ids.subarray(i * e.contextLength, (i + 1) * e.contextLength)));
-      textEmbeds = l2rows(e.texts(ids, texts.length), texts.length, e.dim);
+      const feats = tf.tidy(() => e.encodeTokens(tf.tensor2d(ids, [texts.length, e.contextLength], 'int32')));
+      textEmbeds = l2rows(feats.dataSync() as Float32Array, texts.length, e.dim);
+      feats.dispose();
     }
     const both = images.length > 0 && texts.length > 0;
     const rows = images.length > 0 ? imageEmbeds : textEmbeds;

@@ -334,7 +334,7 @@ export async function reportFromRates(req: EnergyReportRequest & { inputs: { kin
 
 async function loadModel(src: ModelSource): Promise<{ model: SpikeClip; tokenizerDir?: string }> {
   if (src.kind === 'preset') return { model: new SpikeClip(getPreset(src.name), { seed: src.seed }) };
-  const { loadStudentCheckpoint } = await import('../train/student-checkpoint');
+  const { loadStudentCheckpoint } = await import('../student/checkpoint');
   const loaded = await loadStudentCheckpoint(src.dir);
   const tokDir = path.join(src.dir, CHECKPOINT_FILES.tokenizerDir);
   return { model: loaded.model, tokenizerDir: loaded.tokenizerFiles ? tokDir : undefined };

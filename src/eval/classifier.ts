@@ -17,7 +17,7 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { writeFileAtomic } from '../io/atomic';
 import { parseSafetensors, serializeSafetensors, tensorToFloat32 } from '../io/safetensors';
-import { NORM_EPS, l2Normalize } from '../train/losses';
+import { NORM_EPS, l2Normalize } from '../models/normalize';
 import { hashJson } from './label-files';
 
 export interface ClassMatrix {

@@ -16,7 +16,6 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { UserError } from '../cli/errors';
 import { defaultCacheDir } from '../data/cache';
-import { preprocessClipImages } from '../data/clip-preprocess';
 import { DataLoader } from '../data/loader';
 import { openDataset } from '../data/registry';
 import { permutation, rngOf } from '../data/rng';
@@ -37,7 +36,7 @@ import {
   TemplateSpec,
 } from './label-files';
 import { computeMetrics } from './metrics';
-import { checkEvalCheckpoint, EvalModel, loadEvalModel } from './models';
+import { checkEncoderCheckpoint, type Encoder, loadEncoder } from '../encoders/encoder';
 import { plotFormat, writeConfusionPlot } from './plot';
 import { buildResult, EvalResultJson, EvalRun, expandOutputTemplate, FiringRate, writeResultFile } from './results';
 
@@ -158,7 +157,7 @@ interface Ranked {
 }
 
 /** Runs the images of `split` through the model and ranks the candidates. */
-async function rankImages(o: EvalOptions, model: EvalModel, split: DatasetSplit, clf: ZeroShotClassifier, monitor: SpikeMonitor | undefined, label: string): Promise<Ranked> {
+async function rankImages(o: EvalOptions, model: Encoder, split: DatasetSplit, clf: ZeroShotClassifier, monitor: SpikeMonitor | undefined, label: string): Promise<Ranked> {
   const bs = o.batchSize ?? 32;
   const labels: number[] = [];
   const topks: Int32Array[] = [];
@@ -166,7 +165,7 @@ async function rankImages(o: EvalOptions, model: EvalModel, split: DatasetSplit,
   let done = 0;
   const t0 = process.hrtime.bigint();
   const step = (pixels: Float32Array, shape: [number, number, number, number], ys: ArrayLike<number>): void => {
-    const feats = tf.tidy(() => model.encodeImages(tf.tensor4d(pixels, shape), monitor));
+    const feats = tf.tidy(() => model.encodeImages(tf.tensor4d(pixels, shape), { monitor }));
     try {
       const pred = clf.classify(feats);
       topks.push(pred.topk);
@@ -201,14 +200,13 @@ async function rankImages(o: EvalOptions, model: EvalModel, split: DatasetSplit,
     // the teacher's CLIP preprocessing, image by image (an undecodable image is skipped and counted, as the loader does)
     const S = model.image.size;
     const per = S * S * 3;
-    const pre = model.image.preprocess;
     let warned = 0;
     for (let s = 0; s < split.size; s += bs) {
       const pixels = new Float32Array(Math.min(bs, split.size - s) * per);
       const ys: number[] = [];
       for (let i = s; i < Math.min(split.size, s + bs); i++) {
         try {
-          pixels.set(await preprocessClipImages([split.source(i)], pre, S), ys.length * per);
+          pixels.set(await model.preprocessImages([split.source(i)]), ys.length * per);
         } catch (e) {
           if ((e as { corrupt?: boolean }).corrupt !== true) throw e;
           skipped++;
@@ -238,7 +236,7 @@ function firingRates(monitor: SpikeMonitor): FiringRate[] {
     .map((r) => ({ layer: r.layer, rate: r.inputElements > 0 ? r.nonZero / r.inputElements : 0, input_elements: r.inputElements, non_zero: r.nonZero }));
 }
 
-async function evaluateOne(o: EvalOptions, model: EvalModel, p: Prepared): Promise<EvalResultJson> {
+async function evaluateOne(o: EvalOptions, model: Encoder, p: Prepared): Promise<EvalResultJson> {
   const label = `${p.dataset} ${p.split.split}`;
   const templatesHash = hashJson(p.templates.kind === 'list' ? p.templates.templates : p.templates.prompts);
   const classNamesHash = hashJson(p.candidates.names);
@@ -271,7 +269,7 @@ async function evaluateOne(o: EvalOptions, model: EvalModel, p: Prepared): Promi
   const metrics = computeMetrics({ labels: ranked.labels, topk: ranked.topk, k: ranked.k }, p.candidates.numClasses, p.candidates.names.length, p.candidates.names);
   return buildResult({
     dataset: p.split.dataset,
-    checkpoint: { path: model.dir, hash: model.hash, kind: model.kind },
+    checkpoint: { path: model.dir ?? path.resolve(o.checkpoint), hash: model.hash, kind: model.kind },
     timeSteps: model.timeSteps,
     imageSize: model.imageSize,
     studentResize: model.kind === 'student' ? o.studentResize ?? 'reference' : undefined,
@@ -329,7 +327,7 @@ export async function prepareEval(o: EvalOptions): Promise<PreparedEval> {
   }
   const datasets: Prepared[] = [];
   if (todo.length > 0) {
-    await checkEvalCheckpoint(o.checkpoint);
+    await checkEncoderCheckpoint(o.checkpoint, { requireTokenizer: true, purpose: 'eval' });
     // the built-in synthetic set registers itself on import
     await import('../data/shapes-dataset');
     for (const p of todo) {
@@ -347,7 +345,7 @@ export async function executeEval(prep: PreparedEval, extra: Pick<EvalOptions, '
   for (const s of prep.skipped) o.onNote?.(`${s.dataset}: skipped, ${s.output} exists (--skip-existing)`);
   if (prep.datasets.length === 0) return run;
   o.onProgress?.(`loading ${o.checkpoint}`);
-  const model = await loadEvalModel(o.checkpoint, { studentResize: o.studentResize });
+  const model = await loadEncoder(o.checkpoint, { requireTokenizer: true, purpose: 'eval', studentResize: o.studentResize });
   try {
     o.onNote?.(`model: ${model.description}`);
     for (const p of prep.datasets) {

@@ -5,7 +5,6 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { INFERENCE, Module, type ForwardContext } from '../snn/module';
-import { alignmentLoss } from '../train/losses';
 import { validateConfig, type SpikeClipConfig } from './config';
 import { SpikeClipImageEncoder } from './image-encoder';
 import { SpikeClipTextEncoder } from './text-encoder';
@@ -38,5 +37,3 @@ export class SpikeClip extends Module {
     return this.text.forward(ids, ctx);
   }
 }
-
-export { alignmentLoss };

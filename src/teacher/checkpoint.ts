@@ -21,7 +21,8 @@ import { CheckpointConfig, CheckpointError, loadCheckpoint, saveCheckpoint } fro
 import { stateDictOf, readPytorchFile } from '../io/pytorch';
 import { SafeTensor, readSafetensorsFile } from '../io/safetensors';
 import { ClipPreprocessConfig, parseClipPreprocessConfig } from '../data/clip-preprocess';
-import { ClipTokenizer, TokenizerError } from '../text/tokenizer';
+import { tokenizerFromFiles } from '../text/tokenizer-files';
+import type { ClipTokenizer } from '../text/tokenizer';
 import { ClipConfig, ClipConfigError, clipTensorShapes, isIgnoredClipTensor, parseHfClipConfig } from '../models/clip-config';
 import { ClipTeacher, checkHfWeights } from '../models/clip-teacher';
 
@@ -111,17 +112,9 @@ export function openHfClipFolder(dir: string): HfClipFolder {
 
   const tokenizerFiles = new Map<string, Uint8Array>();
   for (const f of CLIP_TOKENIZER_FILES) if (exists(at(f))) tokenizerFiles.set(f, new Uint8Array(fs.readFileSync(at(f))));
-  const tokenizer = tokenizerFrom(tokenizerFiles, dir);
+  const tokenizer = tokenizerFromFiles(tokenizerFiles, dir);
   checkTokenizerAgainstConfig(tokenizer, config, dir);
   return { dir: path.resolve(dir), configJson: configJson as Record<string, unknown>, config, weightsFormat, weightsFiles, preprocessorJson, preprocess, tokenizerFiles, tokenizer, notes };
-}
-
-function tokenizerFrom(files: ReadonlyMap<string, Uint8Array>, where: string): ClipTokenizer {
-  const vocab = files.get('vocab.json');
-  const merges = files.get('merges.txt');
-  if (vocab === undefined || merges === undefined) throw new TokenizerError(`${where}: the tokenizer needs vocab.json and merges.txt`);
-  const dec = new TextDecoder();
-  return ClipTokenizer.fromHuggingFace(dec.decode(vocab), dec.decode(merges), where);
 }
 
 function checkTokenizerAgainstConfig(tok: ClipTokenizer, c: ClipConfig, where: string): void {
@@ -241,6 +234,8 @@ export interface LoadedTeacher {
   preprocess: ClipPreprocessConfig;
   config: ClipConfig;
   checkpointConfig: CheckpointConfig;
+  /** The files of tokenizer/ (vocab.json, merges.txt, ...). */
+  tokenizerFiles: Map<string, Uint8Array>;
   /** The context length texts are padded to (max_position_embeddings, 77 for CLIP). */
   contextLength: number;
 }
@@ -258,7 +253,7 @@ function teacherParts(dir: string, cc: CheckpointConfig, tokFiles: Map<string, U
   if (cc.model !== 'clip') throw new CheckpointError(dir, `${dir}: teacher model ${JSON.stringify(cc.model)} is not supported (expected "clip")`);
   const config = parseHfClipConfig(cc.hf_config, `${dir}/config.json hf_config`);
   if (tokFiles === undefined) throw new CheckpointError(dir, `${dir}: the teacher checkpoint has no tokenizer/ folder`);
-  const tokenizer = tokenizerFrom(tokFiles, path.join(dir, 'tokenizer'));
+  const tokenizer = tokenizerFromFiles(tokFiles, path.join(dir, 'tokenizer'));
   const preprocess = parseClipPreprocessConfig(cc.preprocessor_config ?? undefined, config.vision.imageSize, `${dir}/config.json preprocessor_config`);
   return { config, checkpointConfig: cc, tokenizer, preprocess };
 }
@@ -268,5 +263,5 @@ export async function loadTeacherCheckpoint(dir: string): Promise<LoadedTeacher>
   const ck = await loadCheckpoint(dir);
   const parts = teacherParts(dir, ck.config, ck.tokenizerFiles);
   const teacher = ClipTeacher.fromHfWeights(parts.config, ck.weights as Map<string, SafeTensor>, path.join(dir, 'model.safetensors'));
-  return { dir: ck.dir, teacher, ...parts, contextLength: parts.config.text.maxPositions };
+  return { dir: ck.dir, teacher, ...parts, tokenizerFiles: ck.tokenizerFiles as Map<string, Uint8Array>, contextLength: parts.config.text.maxPositions };
 }

@@ -6,24 +6,7 @@
  * F.cosine_similarity / F.normalize convention).
  */
 import * as tf from '@tensorflow/tfjs';
-
-export const NORM_EPS = 1e-8;
-
-/**
- * x / max(||x||_2, eps) along the last axis. Computed as x / sqrt(max(sum x^2, eps^2)): the same
- * value, but with a zero (not NaN) gradient at x = 0, like PyTorch's F.normalize.
- */
-export function l2Normalize(x: tf.Tensor, eps = NORM_EPS): tf.Tensor {
-  return tf.tidy(() => tf.div(x, tf.sqrt(tf.maximum(tf.sum(tf.square(x), -1, true), eps * eps))));
-}
-
-/** Cosine similarity of matching rows: [B, D] x [B, D] -> [B]. */
-export function cosineSimilarity(a: tf.Tensor, b: tf.Tensor, eps = NORM_EPS): tf.Tensor {
-  if (a.shape.length !== b.shape.length || a.shape.some((d, i) => d !== b.shape[i])) {
-    throw new Error(`cosineSimilarity: shapes differ: [${a.shape.join(', ')}] vs [${b.shape.join(', ')}]`);
-  }
-  return tf.tidy(() => tf.sum(tf.mul(l2Normalize(a, eps), l2Normalize(b, eps)), -1));
-}
+import { NORM_EPS, cosineSimilarity } from '../models/normalize';
 
 /** mean over the batch of 1 - cos(student_i, teacher_i); student and teacher [B, D]. */
 export function alignmentLoss(student: tf.Tensor, teacher: tf.Tensor, eps = NORM_EPS): tf.Scalar {

@@ -13,7 +13,7 @@ import { defaultClipPreprocess, preprocessClipImages } from '../../src/data/clip
 import { DEFAULT_NEURON } from '../../src/snn/neuron-config';
 import { SpikeClip } from '../../src/models/spikeclip';
 import { validateConfig } from '../../src/models/config';
-import { saveStudentCheckpoint } from '../../src/train/student-checkpoint';
+import { saveStudentCheckpoint } from '../../src/student/checkpoint';
 import { ClipTokenizer } from '../../src/text/tokenizer';
 import { ClipFixture, writeClipFixture } from '../helpers/clip-fixture';
 import { referenceImageFeatures, referenceTextFeatures } from '../helpers/clip-reference';

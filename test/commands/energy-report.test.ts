@@ -11,7 +11,7 @@ import * as tf from '@tensorflow/tfjs';
 import { checkpointHash } from '../../src/io/checkpoint';
 import { SpikeClip, validateConfig } from '../../src/models';
 import { DEFAULT_NEURON } from '../../src/snn';
-import { saveStudentCheckpoint } from '../../src/train/student-checkpoint';
+import { saveStudentCheckpoint } from '../../src/student/checkpoint';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const BIN = path.join(ROOT, 'bin', 'run.js');

@@ -15,7 +15,7 @@ import { loadSpikeClipFromUrl, type SpikeclipTfjsModelJson } from '../../src/con
 import { loadCheckpoint, saveCheckpoint } from '../../src/io/checkpoint';
 import { readSafetensorsFile } from '../../src/io/safetensors';
 import { getPreset, validateConfig, type SpikeClipConfig } from '../../src/models/config';
-import { loadStudentCheckpoint } from '../../src/train/student-checkpoint';
+import { loadStudentCheckpoint } from '../../src/student/checkpoint';
 import { startServer } from '../helpers/http-server';
 import { SMALL_TEXT, TINY_IMAGE, referenceImageStateDict, referenceTextStateDict, writeReferenceSafetensors, type RefStateDict } from '../helpers/reference-checkpoint';
 

@@ -15,7 +15,7 @@ import { SpikeClipImageEncoder } from '../../src/models/image-encoder';
 import { fromPytorchStateDict, permute } from '../../src/models/pytorch-names';
 import { SpikeClip } from '../../src/models/spikeclip';
 import { SpikeClipTextEncoder } from '../../src/models/text-encoder';
-import { loadStudentCheckpoint } from '../../src/train/student-checkpoint';
+import { loadStudentCheckpoint } from '../../src/student/checkpoint';
 import {
   SMALL_TEXT,
   TINY_IMAGE,
@@ -379,7 +379,7 @@ describe('convert import: bad input (one clear error, nothing written)', () => {
 
   it('a spikeclip checkpoint (directory or its model.safetensors) is not a reference checkpoint', async () => {
     const model = new SpikeClip(testArch(), { seed: 1 });
-    const { saveStudentCheckpoint } = await import('../../src/train/student-checkpoint');
+    const { saveStudentCheckpoint } = await import('../../src/student/checkpoint');
     const ck = path.join(dir, 'student');
     await saveStudentCheckpoint(ck, model);
     model.dispose();

@@ -18,7 +18,7 @@ import {
 import { checkpointHash } from '../../src/io/checkpoint';
 import { SpikeClip, describeArchitecture, validateConfig, type SpikeClipConfig } from '../../src/models';
 import { DEFAULT_NEURON, SpikeMonitor, type ObserveInfo } from '../../src/snn';
-import { saveStudentCheckpoint } from '../../src/train/student-checkpoint';
+import { saveStudentCheckpoint } from '../../src/student/checkpoint';
 import { smallClipVocab } from '../helpers/clip-vocab';
 
 beforeAll(async () => {

@@ -11,7 +11,7 @@ import sharp from 'sharp';
 import { SpikeClip } from '../../src/models/spikeclip';
 import { SpikeClipConfig, validateConfig } from '../../src/models/config';
 import { DEFAULT_NEURON } from '../../src/snn/neuron-config';
-import { saveStudentCheckpoint } from '../../src/train/student-checkpoint';
+import { saveStudentCheckpoint } from '../../src/student/checkpoint';
 import { smallClipVocab, VocabFiles } from './clip-vocab';
 
 /** Words of the shapes classes and the shapes/CIFAR templates, so prompts tokenize to a few tokens. */

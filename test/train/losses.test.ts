@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import { alignmentLoss, cosineSimilarity, l2Normalize } from '../../src/train/losses';
+import { alignmentLoss } from '../../src/train/losses';
+import { cosineSimilarity, l2Normalize } from '../../src/models/normalize';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');

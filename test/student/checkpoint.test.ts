@@ -6,7 +6,7 @@ import { inspectCheckpoint } from '../../src/inspect/inspect';
 import { readCheckpointConfig, saveCheckpoint } from '../../src/io/checkpoint';
 import { getPreset, type SpikeClipConfig } from '../../src/models/config';
 import { SpikeClip } from '../../src/models/spikeclip';
-import { loadStudentCheckpoint, saveStudentCheckpoint } from '../../src/train/student-checkpoint';
+import { loadStudentCheckpoint, saveStudentCheckpoint } from '../../src/student/checkpoint';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
