@@ -1,38 +1,93 @@
 import { Flags } from '@oclif/core';
 import { SpikeclipCommand } from '../cli/base-command';
-import { NotAvailableError } from '../cli/errors';
+import { makeProvenance } from '../cli/provenance';
+import { formatDuration } from '../cli/progress';
+import { STUDENT_RESIZES, type StudentResize } from '../data/transforms';
+import { floatFlag, trainFlags, trainHooks, trainNumber, interruptedError, withStopSignals } from '../cli/train-flags';
+import { executePretrain, PRETRAIN_PARTS, preparePretrain, type PretrainPart, type PretrainResult } from '../train/pretrain';
 
 export default class Pretrain extends SpikeclipCommand<typeof Pretrain> {
-  static override summary = 'Alignment pre-training: distil a spiking image or text encoder from a frozen CLIP teacher.';
-  static override description = `Trains the student's image encoder (on any image set, e.g. ImageNet train folders) or its
-text encoder (on every "template.format(classname)" prompt of the chosen datasets) so that its
-512-d embedding points the same way as the teacher's: L = mean(1 - cos(student, teacher)).
-Adam with AMSGrad, cosine-annealed learning rate stepped per epoch (METHOD.md section 6).
-Writes a run directory with params.json, results.jsonl and checkpoints/epoch_K; --resume latest continues.`;
+  static override summary = 'Alignment pre-training: distil a spiking text or image encoder from a frozen CLIP teacher (or train contrastively).';
+  static override description = `--part text: the spiking text encoder learns to embed every "template.format(classname)"
+prompt of the --dataset names (and --prompts FILE) the way the teacher's text tower does;
+--part image: the spiking image encoder, on the 32x32 view of any image source, learns the
+teacher's image features (computed once and cached); --part both: text, then image;
+L = mean(1 - cos(student, teacher)). --part clip trains both spiking encoders (or, with --target
+teacher, a small ANN CLIP) from scratch with CLIP's contrastive loss on a captioned or labelled
+source. Adam with AMSGrad, cosine-annealed learning rate stepped per epoch; reference defaults
+per part (docs/training.md).
+
+Writes a run folder (--out): params.json, out.log, results.jsonl, checkpoints/epoch_K, latest and
+best. Ctrl-C finishes the current step, saves a resumable checkpoint and exits 130; --resume
+latest continues bit for bit.`;
 
   static override examples = [
-    '<%= config.bin %> pretrain --part text --teacher ckpt/clip-b16 --dataset cifar10 --out runs/text',
-    '<%= config.bin %> pretrain --part image --teacher ckpt/clip-b16 --dataset folder:~/imagenet/train --epochs 50 --out runs/image',
-    '<%= config.bin %> pretrain --part image --teacher ckpt/clip-b16 --dataset shapes --preset spikeclip-tiny --epochs 2 --out runs/demo',
-    '<%= config.bin %> pretrain --resume latest --out runs/image',
+    '<%= config.bin %> pretrain --part text --teacher ckpt/clip-b16 --dataset cifar10 --dataset cifar100 --out runs/text',
+    '<%= config.bin %> pretrain --part image --teacher ckpt/clip-b16 --dataset folder:~/imagenet/train --out runs/image',
+    '<%= config.bin %> pretrain --part both --teacher ckpt/clip-b16 --dataset shapes --preset spikeclip-tiny --epochs 2 --batch-size 32 --out runs/demo',
+    '<%= config.bin %> pretrain --part clip --target teacher --preset clip-tiny --dataset shapes --epochs 5 --out runs/teacher',
+    '<%= config.bin %> pretrain --resume latest --part image --teacher ckpt/clip-b16 --dataset folder:~/imagenet/train --out runs/image',
   ];
 
   static override flags = {
-    part: Flags.string({ description: 'Which encoder to align.', options: ['image', 'text'], default: 'image' }),
-    teacher: Flags.string({ description: 'Teacher checkpoint (from `spikeclip convert teacher`).' }),
-    init: Flags.string({ description: 'Student checkpoint to start from (default: fresh weights of --preset).' }),
-    preset: Flags.string({ description: 'Student architecture preset.', default: 'spikeclip-b' }),
-    dataset: Flags.string({ description: 'cifar10, cifar100, flowers102, pets, shapes, folder:DIR or captions:FILE.csv', multiple: true }),
-    'data-dir': Flags.string({ description: 'Where the dataset archives or folders are.' }),
-    epochs: Flags.integer({ description: 'Epochs (reference: 50 image, up to 2000 text with early stopping).', min: 1 }),
-    'batch-size': Flags.integer({ description: 'Batch size (reference: 196 image, 1024 text).', min: 1 }),
-    lr: Flags.string({ description: 'Initial learning rate (reference 5e-3).' }),
-    'lr-min': Flags.string({ description: 'Final learning rate of the cosine schedule (reference 5e-4).' }),
-    out: Flags.string({ description: 'Run directory.', required: true }),
-    resume: Flags.string({ description: 'Resume from a checkpoint path, or "latest" in --out.' }),
+    part: Flags.string({ description: 'What to train: text, image, both (text then image) or clip (contrastive from scratch).', options: [...PRETRAIN_PARTS], default: 'image' }),
+    target: Flags.string({ description: 'With --part clip: the spiking student, or a small ANN CLIP teacher (presets clip-tiny, clip-small).', options: ['student', 'teacher'], default: 'student' }),
+    teacher: Flags.string({ description: 'Teacher checkpoint (from `convert teacher`, or `pretrain --part clip --target teacher`); required by text, image and both.' }),
+    init: Flags.string({ description: 'Student checkpoint to start from (default: fresh weights of --preset, sized to the teacher).' }),
+    preset: Flags.string({ description: 'Architecture of a fresh model: spikeclip-b (default) or spikeclip-tiny; clip-tiny (default) or clip-small with --target teacher.' }),
+    dataset: Flags.string({ description: 'shapes, cifar10, cifar100, flowers102, pets, folder:DIR or captions:FILE.csv; repeatable. Text: their templates x class names; image/clip: their train images.', multiple: true }),
+    prompts: Flags.string({ description: 'Text part: a file of extra prompts, one per line.' }),
+    'data-dir': Flags.string({ description: 'Where the dataset archives or folders are (default: SPIKECLIP_DATA_DIR, else ~/.cache/spikeclip/data).' }),
+    ...trainFlags,
+    'val-fraction': floatFlag('Text part: share of the prompts held out for validation and selection of best (default 0: all train, best by training loss, as the reference).'),
+    'student-resize': Flags.string({ description: 'How the student sees images.', options: [...STUDENT_RESIZES], default: 'reference' }),
   };
 
-  async run(): Promise<never> {
-    throw new NotAvailableError('spikeclip pretrain', 'the training loop (losses, AMSGrad, schedules, run directories) has not landed in this version');
+  async run(): Promise<PretrainResult> {
+    const f = this.flags;
+    const datasets = typeof f.dataset === 'string' ? [f.dataset] : f.dataset ?? [];
+    const hooks = trainHooks(this.progress, (line) => this.note(line));
+    const prepared = await preparePretrain({
+      part: f.part as PretrainPart,
+      target: f.target as 'student' | 'teacher',
+      teacher: f.teacher,
+      init: f.init,
+      preset: f.preset,
+      datasets,
+      prompts: f.prompts,
+      dataDir: f['data-dir'],
+      ...trainNumber(f),
+      valFraction: f['val-fraction'],
+      studentResize: f['student-resize'] as StudentResize,
+      seed: f.seed,
+      ...hooks,
+    });
+    const backend = await this.useBackend();
+    prepared.o.provenance = makeProvenance({ seed: f.seed, backend: { name: backend.name, threads: backend.threads }, teacher: f.teacher, data: datasets }) as unknown as Record<string, unknown>;
+    const t0 = Date.now();
+    const result = await withStopSignals((stop) => {
+      prepared.o.stopRequested = stop;
+      return executePretrain(prepared);
+    }, (line) => this.note(line));
+    this.progress.stop();
+    if (result.stopped === 'interrupted') throw interruptedError('pretrain', result.out, result.checkpoint);
+    if (!this.jsonEnabled()) this.log(formatPretrain(result, (Date.now() - t0) / 1000));
+    return result;
   }
+}
+
+function formatPretrain(r: PretrainResult, seconds: number): string {
+  const lines = [`pretrain --part ${r.part}${r.part === 'clip' ? ` (${r.target})` : ''}: ${r.stopped === 'epochs' ? 'done' : r.stopped === 'max-steps' ? 'stopped at --max-steps' : 'stopped early (no improvement)'} in ${formatDuration(seconds)}`];
+  for (const p of r.phases) {
+    const last = p.lastEpoch ?? {};
+    const metrics = Object.entries(last)
+      .filter(([k]) => k === 'loss' || k.startsWith('val_'))
+      .map(([k, v]) => `${k} ${String(v)}`)
+      .join(', ');
+    lines.push(`  ${p.part}: ${p.epochs} epochs, ${p.steps} steps; ${metrics}`);
+  }
+  if (r.checkpoint) lines.push(`latest checkpoint: ${r.checkpoint}`);
+  if (r.best) lines.push(`best checkpoint:   ${r.best}`);
+  lines.push(`run folder:        ${r.out} (params.json, out.log, results.jsonl)`);
+  return lines.join('\n');
 }

@@ -350,16 +350,19 @@ export class DataLoader {
   }
 
   /**
-   * The batches of one epoch, loaded `prefetch` batches ahead. Breaking out early is fine; the
-   * cache is finished (renamed into place) at the end of the first complete pass.
+   * The batches of one epoch, loaded `prefetch` batches ahead, starting at batch `from` (a resumed
+   * training run skips the batches it has done; the order and the batch numbers are those of the
+   * whole epoch). Breaking out early is fine; the cache is finished (renamed into place) at the end
+   * of the first complete pass.
    */
-  async *epoch(epoch: number): AsyncGenerator<Batch, void, undefined> {
+  async *epoch(epoch: number, from = 0): AsyncGenerator<Batch, void, undefined> {
     if (this.closed) throw new DatasetError('the data loader is closed');
     if (!Number.isInteger(epoch) || epoch < 0) throw new DatasetError(`epoch must be a non-negative integer, got ${epoch}`);
     const batches = this.batchIndices(epoch);
+    if (!Number.isInteger(from) || from < 0 || from > batches.length) throw new DatasetError(`first batch must be an integer from 0 to ${batches.length}, got ${from}`);
     const pending: Array<Promise<Batch | undefined>> = [];
-    let next = 0;
-    let current = 0;
+    let next = from;
+    let current = from;
     const launch = (): void => {
       while (pending.length <= this.opts.prefetch && next < batches.length) {
         const p = this.loadBatch(epoch, next, batches[next]);

@@ -1,0 +1,50 @@
+/**
+ * The student a training run starts from: a checkpoint (`--init`, or the run's own when resuming),
+ * or a fresh preset sized to the teacher. A fresh student takes its embedding width from the
+ * teacher's projection, and its text encoder's vocabulary, token width and positions from the
+ * teacher's text tower, whose token and position embeddings it copies (METHOD.md section 4).
+ */
+import { getPreset, validateConfig, type SpikeClipConfig } from '../models/config';
+import type { ClipConfig } from '../models/clip-config';
+import { SpikeClip } from '../models/spikeclip';
+import type { ClipTeacher } from '../models/clip-teacher';
+import { TrainError } from './errors';
+
+/** The preset, resized to fit the teacher (vocabulary, token width, positions, embedding width). */
+export function studentConfigFor(preset: string, teacher: ClipConfig | undefined, vocabSize?: number): SpikeClipConfig {
+  const c = getPreset(preset);
+  if (teacher) {
+    const t = teacher.text;
+    c.image.outputDim = teacher.projectionDim;
+    c.text.outputDim = teacher.projectionDim;
+    c.text.vocabSize = t.vocabSize;
+    c.text.width = t.hiddenSize;
+    c.text.maxPositions = t.maxPositions;
+    c.text.contextLength = Math.min(c.text.contextLength, t.maxPositions);
+  } else if (vocabSize !== undefined) {
+    c.text.vocabSize = vocabSize;
+  }
+  return validateConfig(c);
+}
+
+/** Refuses a student whose embedding width differs from the teacher's (both numbers named). */
+export function checkStudentFitsTeacher(student: SpikeClipConfig, teacher: ClipConfig, what: string, teacherDir: string): void {
+  if (student.image.outputDim !== teacher.projectionDim) {
+    throw new TrainError(
+      `${what} embeds into ${student.image.outputDim} dimensions but the teacher ${teacherDir} projects to ${teacher.projectionDim}`,
+      'E_WIDTH',
+      'distil from a teacher of the same embedding width, or start a fresh student (--preset) that takes the teacher\'s width',
+    );
+  }
+}
+
+/** Copies the teacher's token and position embeddings into the student's text encoder. */
+export function copyTeacherEmbeddings(student: SpikeClip, teacher: ClipTeacher): void {
+  const emb = teacher.text_model.embeddings;
+  const tok = emb.token_embedding.weight;
+  const pos = emb.position_embedding.weight;
+  student.text.initEmbeddings(
+    { shape: tok.shape.slice(), data: tok.dataSync() as Float32Array },
+    { shape: pos.shape.slice(), data: pos.dataSync() as Float32Array },
+  );
+}
