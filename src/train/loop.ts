@@ -174,6 +174,10 @@ export async function runLoop(task: TrainTask, optimizer: Adam, run: RunDir, sta
   };
   const acc = new GradientAccumulator();
   let lastEpoch: Record<string, unknown> | undefined;
+  // a finished run carries on when given more epochs or steps (not after an early stop)
+  if (state.finished && state.finished !== 'early-stop' && (state.epoch < o.epochs || (state.finished === 'max-steps' && (o.maxSteps === undefined || state.step < o.maxSteps)))) {
+    state.finished = undefined;
+  }
   let stopped: StopReason | undefined = state.finished;
   // rate and ETA over the recent steps
   const recent: { seconds: number; samples: number }[] = [];
@@ -201,6 +205,16 @@ export async function runLoop(task: TrainTask, optimizer: Adam, run: RunDir, sta
   };
 
   try {
+    if (state.step === 0 && state.batch === 0 && state.epoch === 0 && task.validate && o.evalEvery > 0) {
+      // the starting point, for comparison (open_clip's epoch-0 evaluation)
+      const val = await task.validate(o.onStatus);
+      const rec: Record<string, unknown> = { type: 'initial', epoch: 0, step: 0 };
+      for (const [k, v] of Object.entries(val.metrics)) rec[k] = round(v);
+      if (val.firingRates) rec.firing_rates = val.firingRates.map((r) => ({ layer: r.layer, rate: round(r.rate, 4) }));
+      run.result(rec);
+      const shown = Object.entries(val.metrics).map(([k, v]) => `${k} ${round(v)}`);
+      if (shown.length > 0) log(`before training: ${shown.join(', ')}`);
+    }
     while (stopped === undefined && state.epoch < o.epochs) {
       const lr = cosineLr(state.epoch, o.lr, o.lrMin, o.tMax);
       optimizer.lr = lr;

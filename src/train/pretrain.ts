@@ -403,8 +403,6 @@ export async function executePretrain(p: PreparedPretrain): Promise<PretrainResu
         const resumeHere = p.resuming && i === startPhase ? student : undefined;
         const state = resumeHere ? restore(optimizer, resumeHere, resumeDir as string) : initialLoopState();
         if (resumeHere) task.loadStateTensors?.(resumeHere.resumeTensors ?? new Map());
-        // more epochs or steps than the finished run had: carry on
-        if (state.finished && (state.epoch < ph.epochs || (o.maxSteps !== undefined && state.step < o.maxSteps)) && state.finished !== 'early-stop') state.finished = undefined;
         const studentRef = student;
         const save: LoopOptions['save'] = async (dir, st) => {
           const tensors = optimizer.stateTensors();
