@@ -4,7 +4,10 @@
  * without guessing), the weights under the model's own tensor names (`image.*`, `text.*`),
  * optional tokenizer files and training state (optimiser moments, step, epoch, RNG state).
  */
-import { CheckpointError, loadCheckpoint, saveCheckpoint } from '../io/checkpoint';
+import * as path from 'path';
+import { CHECKPOINT_FILES, CheckpointError, loadCheckpoint, readCheckpointConfig, saveCheckpoint } from '../io/checkpoint';
+import { readSafetensorsHeader } from '../io/safetensors';
+import { imageEncoderTensors, textEncoderTensors } from '../models/describe';
 import { tensorToFloat32, type SafeTensor, type SafeTensorCollection } from '../io/safetensors';
 import { validateConfig, type SpikeClipConfig } from '../models/config';
 import { SpikeClip } from '../models/spikeclip';
@@ -80,4 +83,27 @@ export async function loadStudentCheckpoint(dir: string, opts: { trainingState?:
   if (ck.tokenizerFiles) out.tokenizerFiles = ck.tokenizerFiles;
   if (ck.trainingState) out.trainingState = { tensors: toTensorData(ck.trainingState.tensors), info: ck.trainingState.info };
   return out;
+}
+
+/**
+ * The cheap check of a student checkpoint before a long job (no weights read): its config holds a
+ * valid architecture and model.safetensors' header lists every tensor of it with its shape, inside
+ * the file. Returns the architecture.
+ */
+export async function checkStudentCheckpoint(dir: string): Promise<SpikeClipConfig> {
+  const cc = await readCheckpointConfig(dir);
+  if (cc.kind !== 'student') throw new CheckpointError(dir, `${dir}: is a ${String(cc.kind)} checkpoint; a student (spiking) checkpoint is needed here`);
+  if (cc.architecture === undefined) throw new CheckpointError(dir, `${dir}/config.json: student checkpoint without an "architecture" entry`);
+  const config = validateConfig(cc.architecture, `${dir}/config.json: architecture`);
+  const file = path.join(dir, CHECKPOINT_FILES.weights);
+  const header = await readSafetensorsHeader(file);
+  const expected = [...imageEncoderTensors(config.image, 'image'), ...textEncoderTensors(config.text, 'text')];
+  for (const t of expected) {
+    const got = header.tensors.get(t.name);
+    if (!got) throw new CheckpointError(dir, `${file} does not match its architecture: missing tensor ${t.name}`);
+    if (got.shape.length !== t.shape.length || got.shape.some((d, i) => d !== t.shape[i])) {
+      throw new CheckpointError(dir, `${file} does not match its architecture: ${t.name} is [${got.shape.join(', ')}], expected [${t.shape.join(', ')}]`);
+    }
+  }
+  return config;
 }

@@ -22,7 +22,7 @@ import { checkpointHash, readCheckpointConfig } from '../io/checkpoint';
 import { PRESET_NAMES, validateConfig, type SpikeClipConfig } from '../models/config';
 import type { ClipConfig } from '../models/clip-config';
 import { SpikeClip } from '../models/spikeclip';
-import { loadStudentCheckpoint, saveStudentCheckpoint } from '../student/checkpoint';
+import { checkStudentCheckpoint, loadStudentCheckpoint, saveStudentCheckpoint } from '../student/checkpoint';
 import { readTeacherCheckpointInfo } from '../teacher/checkpoint';
 import { CLASSES_BY_DATASET } from '../text/classnames';
 import { TrainError, trainUsage } from './errors';
@@ -108,6 +108,9 @@ export interface PreparedPretrain {
   o: PretrainOptions;
   root: string;
   resuming: boolean;
+  /** The checkpoint a resumed run continues from, and the phase it belongs to. */
+  resumeDir?: string;
+  startPhase: number;
   phases: Phase[];
   /** The resolved options recorded in params.json. */
   options: Record<string, unknown>;
@@ -215,7 +218,7 @@ export async function preparePretrain(o: PretrainOptions): Promise<PreparedPretr
   if (initDir !== undefined) {
     const cc = await readCheckpointConfig(initDir);
     if (cc.kind !== 'student') throw new TrainError(`--init ${initDir} is a ${String(cc.kind)} checkpoint; pretrain starts from a student checkpoint`, 'E_INIT', 'give a student checkpoint, or leave --init out for a fresh --preset');
-    initConfig = validateConfig(cc.architecture, `${initDir}/config.json: architecture`);
+    initConfig = await checkStudentCheckpoint(initDir);
     if (teacherConfig) checkStudentFitsTeacher(initConfig, teacherConfig, `--init ${initDir}`, o.teacher as string);
   }
   // the corpus and the image sources open now, so that a missing file stops us before any work
@@ -264,7 +267,20 @@ export async function preparePretrain(o: PretrainOptions): Promise<PreparedPretr
       );
     }
   }
-  return { o, root, resuming, phases, options, teacherConfig, initConfig, prompts, imageDatasets };
+  // where a resumed run continues: `both` resumes its image phase once that has a checkpoint
+  let resumeDir: string | undefined;
+  let startPhase = 0;
+  if (resuming) {
+    if (o.part === 'both' && o.resume === 'latest') {
+      startPhase = fs.existsSync(path.join(root, 'image', RUN_FILES.checkpoints, RUN_FILES.latest)) ? 1 : 0;
+      resumeDir = await resolveResume('latest', path.join(root, phases[startPhase].sub));
+    } else resumeDir = await resolveResume(o.resume as string, o.out);
+    if (target === 'student') {
+      const cfg = await checkStudentCheckpoint(resumeDir);
+      if (teacherConfig) checkStudentFitsTeacher(cfg, teacherConfig, `--resume ${o.resume}`, o.teacher as string);
+    }
+  }
+  return { o, root, resuming, resumeDir, startPhase, phases, options, teacherConfig, initConfig, prompts, imageDatasets };
 }
 
 /** Opens the train (and validation) split of every image source, joined. */
@@ -354,16 +370,7 @@ export async function executePretrain(p: PreparedPretrain): Promise<PretrainResu
   let student: StudentState | undefined;
   const result: PretrainResult = { out: run.root, part: o.part, target, phases: [], stopped: 'epochs' };
   try {
-    // which phase to (re)start: `both` resumes the image phase once it has a checkpoint
-    let resumeDir: string | undefined;
-    let startPhase = 0;
-    if (p.resuming) {
-      if (o.part === 'both') {
-        const imageLatest = path.join(run.root, 'image', RUN_FILES.checkpoints, RUN_FILES.latest);
-        startPhase = fs.existsSync(imageLatest) ? 1 : 0;
-        resumeDir = o.resume === 'latest' ? await resolveResume('latest', path.join(run.root, p.phases[startPhase].sub)) : await resolveResume(o.resume as string, o.out);
-      } else resumeDir = await resolveResume(o.resume as string, o.out);
-    }
+    const { resumeDir, startPhase } = p;
     const teacherModel = teacher ? ((await import('../teacher/checkpoint')).loadTeacherCheckpoint) : undefined;
     let teacherForEmbeddings: Parameters<typeof copyTeacherEmbeddings>[1] | undefined;
     if (teacher && teacherModel && !p.resuming && o.init === undefined) {
@@ -380,6 +387,10 @@ export async function executePretrain(p: PreparedPretrain): Promise<PretrainResu
       const ph = p.phases[i];
       const phaseRun = ph.sub === '' ? run : RunDir.open(path.join(run.root, ph.sub), { command: 'pretrain', options: { ...p.options, phase: ph.part }, provenance: o.provenance ?? {} }, { resuming: p.resuming && i === startPhase });
       const stage = `pretrain-${ph.part}`;
+      const log = (line: string): void => {
+        phaseRun.log(line);
+        o.onLog?.(line);
+      };
       let task: TrainTask;
       let closers: Array<() => Promise<void>> = [];
       let select: LoopOptions['select'];
@@ -388,7 +399,7 @@ export async function executePretrain(p: PreparedPretrain): Promise<PretrainResu
         task = made;
         select = p.o.valFraction ? { metric: 'val_cosine', mode: 'max' } : { metric: 'train_loss', mode: 'min' };
       } else if (ph.part === 'image') {
-        const made = await makeImageTask(p, ph, student.model, enc, teacher as Encoder);
+        const made = await makeImageTask(p, ph, student.model, enc, teacher as Encoder, log);
         task = made.task;
         closers = made.closers;
         select = { metric: 'val_cosine', mode: 'max' };
@@ -414,8 +425,7 @@ export async function executePretrain(p: PreparedPretrain): Promise<PretrainResu
             trainingState: { tensors, info: { loop: st, optimizerStep: optimizer.step, phase: ph.part, seed: o.seed ?? 0 } },
           });
         };
-        phaseRun.log(`${task.name}: ${task.batchesPerEpoch()} batches per epoch, ${task.params.length} trainable tensors (${task.params.reduce((s, [, v]) => s + v.size, 0)} values)`);
-        o.onLog?.(`${task.name}: ${task.batchesPerEpoch()} batches per epoch`);
+        log(`${task.name}: ${task.batchesPerEpoch()} batches per epoch, ${task.params.length} trainable tensors (${task.params.reduce((n, [, v]) => n + v.size, 0)} values)`);
         const r = await runLoop(task, optimizer, phaseRun, state, loopOptions(p, ph, phaseRun, save, select));
         result.phases.push({ part: ph.part, folder: phaseRun.root, stopped: r.stopped, epochs: r.state.epoch, steps: r.state.step, lastEpoch: r.lastEpoch, latest: r.latest, best: r.best });
         result.stopped = r.stopped;
@@ -478,7 +488,7 @@ function cacheRoot(o: PretrainOptions): string | false {
   return o.cacheDir === undefined ? defaultCacheDir() : o.cacheDir;
 }
 
-async function makeImageTask(p: PreparedPretrain, ph: Phase, model: SpikeClip, student: Encoder, teacher: Encoder): Promise<{ task: ImageAlignTask; closers: Array<() => Promise<void>> }> {
+async function makeImageTask(p: PreparedPretrain, ph: Phase, model: SpikeClip, student: Encoder, teacher: Encoder, log: (line: string) => void): Promise<{ task: ImageAlignTask; closers: Array<() => Promise<void>> }> {
   const o = p.o;
   const { train, val } = await imageSplits(p);
   const cacheDir = cacheRoot(o);
@@ -490,7 +500,7 @@ async function makeImageTask(p: PreparedPretrain, ph: Phase, model: SpikeClip, s
       onProgress: (d, t) => o.onStatus?.(`teacher image features (${split.split}): ${d}/${t}`),
       onWarning: o.onWarning,
     });
-    o.onLog?.(`teacher image features of ${split.dataset} ${split.split}: ${f.count} images, ${f.hit ? 'from the cache' : 'computed'}${f.file ? ` (${f.file})` : ''}`);
+    log(`teacher image features of ${split.dataset} ${split.split}: ${f.count} images, ${f.hit ? 'from the cache' : 'computed'}${f.file ? ` (${f.file})` : ''}`);
     return f;
   };
   const view = student.image;

@@ -104,6 +104,7 @@ export class RunDir {
       throw new TrainError(`--out ${out} exists and is not a folder`, 'E_OUT', 'give --out a new folder for the run');
     }
     const anc = existingAncestor(root);
+    if (!fs.statSync(anc).isDirectory()) throw new TrainError(`--out ${out}: ${anc} is a file, so the run folder cannot be made`, 'E_OUT', 'give --out a path inside a folder');
     if (!canWrite(anc) || (fs.existsSync(root) && !canWrite(root))) {
       throw new TrainError(`--out ${out} is not writable (${anc})`, 'E_OUT', 'choose a folder you can write to');
     }
