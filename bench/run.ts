@@ -4,7 +4,7 @@
  *
  * Options:
  *   --json                 one JSON document on stdout (progress on stderr)
- *   --only a,b             suites: matmul, lif, event, model, infer-event, tiny, text, teacher, data, energy, eval (default: all)
+ *   --only a,b             suites: matmul, lif, event, model, infer-event, tiny, text, teacher, data, energy, eval, loop (default: all)
  *   --quick                small batches and one repetition (a smoke run, minutes not tens of minutes)
  *   --backend NAME         auto|node|wasm|cpu (default auto)
  *   --threads N            backend threads (default: all cores where the backend can; wasm's threaded build)
@@ -36,7 +36,7 @@ interface Args {
   compareTorch: boolean;
 }
 
-const ALL = ['matmul', 'lif', 'event', 'model', 'infer-event', 'tiny', 'text', 'teacher', 'data', 'energy', 'eval'];
+const ALL = ['matmul', 'lif', 'event', 'model', 'infer-event', 'tiny', 'text', 'teacher', 'data', 'energy', 'eval', 'loop'];
 
 function parseArgs(argv: string[]): Args {
   const a: Args = { json: false, only: new Set(ALL), quick: false, backend: 'auto', reps: 3, compareTorch: false };
@@ -180,7 +180,7 @@ async function main(): Promise<void> {
     await run('text encoder training step (spikeclip-tiny)', () => benchTextTrain({ preset: 'spikeclip-tiny', batch: args.quick ? 32 : 256, reps: args.reps, warmup }));
   }
   // Suites contributed by other parts of the code base: bench/<name>.ts exporting bench<Name>(opts).
-  for (const [suite, fn] of [['teacher', 'benchTeacher'], ['data', 'benchData'], ['energy', 'benchEnergy'], ['eval', 'benchEval']] as const) {
+  for (const [suite, fn] of [['teacher', 'benchTeacher'], ['data', 'benchData'], ['energy', 'benchEnergy'], ['eval', 'benchEval'], ['loop', 'benchLoop']] as const) {
     if (!args.only.has(suite)) continue;
     const file = path.join(__dirname, `${suite}.js`);
     if (!fs.existsSync(file)) {
