@@ -46,6 +46,12 @@ export interface TrainTask<B extends TaskBatch = TaskBatch> {
   batches(epoch: number, from: number): AsyncIterable<B>;
   /** The loss of one batch in training mode; named loss terms go into `terms` as numbers. */
   loss(batch: B, terms: Record<string, number>): tf.Scalar;
+  /**
+   * Optional: the task computes the gradients itself (instead of differentiating `loss`), e.g. the
+   * gate mode of fine-tuning, which may leave a batch out (`skip`: no update from it, counted).
+   * Throws NonFiniteLossError like `computeGradients`.
+   */
+  gradients?(batch: B, step: number, terms: Record<string, number>): { loss: number; grads: Map<string, tf.Tensor> } | { skip: true };
   /** After each optimiser step (e.g. clamping a temperature). */
   afterStep?(): void;
   /** Task state beyond the model and the optimiser (e.g. a learnt temperature), saved for resume. */
@@ -71,7 +77,7 @@ export interface LoopState {
   bestTrainLoss: number | null;
   stale: number;
   /** Sums over the current epoch's batches so far. */
-  partial: { lossSum: number; samples: number; batches: number; terms: Record<string, number>; seconds: number };
+  partial: { lossSum: number; samples: number; batches: number; terms: Record<string, number>; seconds: number; skipped: number };
   /** Set when the run has finished (no further epochs to run). */
   finished?: 'epochs' | 'max-steps' | 'early-stop';
 }
@@ -81,7 +87,7 @@ export function initialLoopState(): LoopState {
 }
 
 function emptyPartial(): LoopState['partial'] {
-  return { lossSum: 0, samples: 0, batches: 0, terms: {}, seconds: 0 };
+  return { lossSum: 0, samples: 0, batches: 0, terms: {}, seconds: 0, skipped: 0 };
 }
 
 /** Checks a state read back from a checkpoint (it is JSON from disk). */
@@ -270,14 +276,29 @@ export async function runLoop(task: TrainTask, optimizer: Adam, run: RunDir, sta
       };
       for await (const batch of task.batches(state.epoch, state.batch)) {
         b = batch.index + 1;
+        let skip = false;
         if (batch.size > 0) {
-          let grads: Map<string, tf.Tensor>;
-          let loss: number;
+          let grads: Map<string, tf.Tensor> | undefined;
+          let loss = 0;
           const stepTerms: Record<string, number> = {};
           try {
-            ({ loss, grads } = computeGradients(task.params, () => task.loss(batch, stepTerms), state.step + 1));
+            if (task.gradients) {
+              const g = task.gradients(batch, state.step + 1, stepTerms);
+              if ('skip' in g) skip = true;
+              else ({ loss, grads } = g);
+            } else ({ loss, grads } = computeGradients(task.params, () => task.loss(batch, stepTerms), state.step + 1));
           } finally {
             batch.dispose?.();
+          }
+          if (skip || !grads) {
+            // gate mode: nothing from this batch; its place in the epoch is done
+            state.partial.skipped++;
+            if (micro === 0) state.batch = b;
+            if (b < batches && micro === 0 && o.stopRequested()) {
+              stopped = 'interrupted';
+              break;
+            }
+            continue;
           }
           acc.add(grads, batch.size);
           micro++;
@@ -323,6 +344,7 @@ export async function runLoop(task: TrainTask, optimizer: Adam, run: RunDir, sta
       };
       for (const [k, v] of Object.entries(p.terms)) record[k] = round(v / p.samples);
       record[`${task.unit}_per_s`] = p.seconds > 0 ? round(p.samples / p.seconds, 4) : null;
+      if (task.gradients) record.skipped_batches = p.skipped;
       record.seconds = round(p.seconds, 4);
       // early stopping on the training loss (the reference's rule for the text encoder)
       if (completed) {
