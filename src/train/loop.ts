@@ -347,7 +347,8 @@ export async function runLoop(task: TrainTask, optimizer: Adam, run: RunDir, sta
       if (task.gradients) record.skipped_batches = p.skipped;
       record.seconds = round(p.seconds, 4);
       // early stopping on the training loss (the reference's rule for the text encoder)
-      if (completed) {
+      if (completed && Number.isFinite(epochLoss)) {
+        // (an epoch whose batches were all skipped by the gate has no loss: it neither improves nor counts)
         if (state.bestTrainLoss === null || epochLoss < state.bestTrainLoss) {
           state.bestTrainLoss = epochLoss;
           state.stale = 0;
