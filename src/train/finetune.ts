@@ -28,8 +28,9 @@ import { hasTokenizerFiles } from '../text/tokenizer-files';
 import { TrainError, trainUsage } from './errors';
 import { teacherImageFeatures } from './feature-cache';
 import { type KlReduction, teacherDistribution } from './losses';
-import { initialLoopState, parseLoopState, runLoop, type LoopOptions, type LoopResult, type LoopState, type ProgressInfo } from './loop';
+import { initialLoopState, runLoop, type LoopOptions, type LoopResult, type LoopState, type ProgressInfo } from './loop';
 import { Adam } from './optimizer';
+import { restoreTrainingState, trainingInfo } from './resume';
 import { differingOptions, resolveResume, RunDir } from './run-dir';
 import { checkStudentFitsTeacher, studentConfigFor } from './student-setup';
 import { DualLossTask, type FinetuneLoss } from './tasks/dual-loss';
@@ -295,12 +296,7 @@ export async function executeFinetune(p: PreparedFinetune): Promise<FinetuneResu
     const optimizer = new Adam(task.params, { lr: opt.lr as number });
     closers.push(() => optimizer.dispose());
     let state: LoopState = initialLoopState();
-    if (p.resumeDir !== undefined) {
-      const info = resume.info as { loop?: unknown; optimizerStep?: unknown } | undefined;
-      if (!info || typeof info.optimizerStep !== 'number') throw new TrainError(`${p.resumeDir}: the training state is missing or damaged`, 'E_RESUME', 'resume from a checkpoint written by spikeclip finetune');
-      state = parseLoopState(info.loop, p.resumeDir);
-      optimizer.loadStateTensors(resume.tensors ?? new Map(), info.optimizerStep);
-    }
+    if (p.resumeDir !== undefined) state = restoreTrainingState(optimizer, resume.tensors, resume.info, p.resumeDir);
     const studentModel = model;
     const save: LoopOptions['save'] = async (dir, st) => {
       await saveStudentCheckpoint(dir, studentModel, {
@@ -315,7 +311,7 @@ export async function executeFinetune(p: PreparedFinetune): Promise<FinetuneResu
           ...(from !== undefined && p.resumeDir === undefined ? { initFrom: path.resolve(from) } : {}),
         },
         tokenizerFiles,
-        trainingState: { tensors: optimizer.stateTensors(), info: { loop: st, optimizerStep: optimizer.step, seed: opt.seed } },
+        trainingState: { tensors: optimizer.stateTensors(), info: trainingInfo(st, optimizer, { seed: opt.seed }) },
       });
     };
     log(`${task.name} on ${p.train.dataset} (${p.train.size} images, ${W.numClasses} classes); best by top-1 on ${p.select.split} (${p.select.size} images)${opt.selectOn === 'test' ? ' — the test split, as the reference (recorded in params.json)' : ''}`);

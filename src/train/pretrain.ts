@@ -27,8 +27,9 @@ import { readTeacherCheckpointInfo } from '../teacher/checkpoint';
 import { CLASSES_BY_DATASET } from '../text/classnames';
 import { TrainError, trainUsage } from './errors';
 import { teacherImageFeatures } from './feature-cache';
-import { initialLoopState, parseLoopState, runLoop, type LoopOptions, type LoopResult, type LoopState, type ProgressInfo, type TrainTask } from './loop';
+import { initialLoopState, runLoop, type LoopOptions, type LoopResult, type LoopState, type ProgressInfo, type TrainTask } from './loop';
 import { Adam } from './optimizer';
+import { restoreTrainingState, trainingInfo } from './resume';
 import { differingOptions, resolveResume, RunDir, RUN_FILES, type RunParamsFile } from './run-dir';
 import { checkStudentFitsTeacher, copyTeacherEmbeddings, studentConfigFor } from './student-setup';
 import { ImageAlignTask } from './tasks/align-image';
@@ -346,16 +347,6 @@ function loopOptions(p: PreparedPretrain, ph: Phase, run: RunDir, save: LoopOpti
   };
 }
 
-/** The loop state and optimiser moments of a resumed checkpoint (checked). */
-function restore(optimizer: Adam, s: StudentState | { resumeTensors?: Map<string, TensorData>; resumeInfo?: Record<string, unknown> }, where: string): LoopState {
-  if (!s.resumeInfo) return initialLoopState();
-  const info = s.resumeInfo as { loop?: unknown; optimizerStep?: unknown };
-  const state = parseLoopState(info.loop, where);
-  if (typeof info.optimizerStep !== 'number') throw new TrainError(`${where}: the training state has no optimiser step`, 'E_RESUME', 'resume from a checkpoint written by spikeclip pretrain');
-  optimizer.loadStateTensors(s.resumeTensors ?? new Map(), info.optimizerStep);
-  return state;
-}
-
 /** Runs the prepared pre-training; returns where everything is. */
 export async function executePretrain(p: PreparedPretrain): Promise<PretrainResult> {
   const o = p.o;
@@ -412,7 +403,7 @@ export async function executePretrain(p: PreparedPretrain): Promise<PretrainResu
       const optimizer = new Adam(task.params, { lr: ph.lr });
       try {
         const resumeHere = p.resuming && i === startPhase ? student : undefined;
-        const state = resumeHere ? restore(optimizer, resumeHere, resumeDir as string) : initialLoopState();
+        const state = resumeHere ? restoreTrainingState(optimizer, resumeHere.resumeTensors, resumeHere.resumeInfo, resumeDir as string) : initialLoopState();
         if (resumeHere) task.loadStateTensors?.(resumeHere.resumeTensors ?? new Map());
         const studentRef = student;
         const save: LoopOptions['save'] = async (dir, st) => {
@@ -422,7 +413,7 @@ export async function executePretrain(p: PreparedPretrain): Promise<PretrainResu
             provenance: o.provenance,
             extra: { stage, preset: p.options.preset, teacher: p.options.teacher, data: ph.part === 'text' ? { corpus: (p.prompts ?? []).length } : { datasets: p.imageDatasets } },
             tokenizerFiles: studentRef.tokenizerFiles,
-            trainingState: { tensors, info: { loop: st, optimizerStep: optimizer.step, phase: ph.part, seed: o.seed ?? 0 } },
+            trainingState: { tensors, info: trainingInfo(st, optimizer, { phase: ph.part, seed: o.seed ?? 0 }) },
           });
         };
         log(`${task.name}: ${task.batchesPerEpoch()} batches per epoch, ${task.params.length} trainable tensors (${task.params.reduce((n, [, v]) => n + v.size, 0)} values)`);
@@ -567,4 +558,4 @@ async function makeStudentClipTask(p: PreparedPretrain, ph: Phase, model: SpikeC
   return { task, closers, select: labelled ? { metric: 'val_top1', mode: 'max' } : { metric: 'val_loss', mode: 'min' } };
 }
 
-export { imageSplits, cacheRoot, loopOptions, restore, type Phase };
+export { imageSplits, cacheRoot, loopOptions, type Phase };
