@@ -13,7 +13,10 @@
  *
  * Module names are the Hugging Face tensor names (`vision_model.encoder.layers.0.self_attn.q_proj.weight`,
  * ...), so `fromHfWeights` maps a `model.safetensors` / `pytorch_model.bin` one to one; only the
- * layouts differ (Linear [out, in] -> [in, out], the patch conv OIHW -> HWIO). Inference only.
+ * layouts differ (Linear [out, in] -> [in, out], the patch conv OIHW -> HWIO); `toHfWeights` maps
+ * back. Trainable: every parameter (logit_scale through a contrastive loss) gets its gradient
+ * from tf.variableGrads through encodeImage / encodeText on every backend (the token ids are read
+ * on the host only to find the pooling positions; test/models/clip-teacher-training.test.ts).
  */
 import * as tf from '@tensorflow/tfjs';
 import { CheckpointError } from '../io/checkpoint';
@@ -361,13 +364,23 @@ export class ClipTeacher extends Module {
       for (let i = 0; i < host.length; i++) {
         if (host[i] < 0 || host[i] >= this.config.text.vocabSize) throw new ModuleError(`token id ${host[i]} is outside the teacher's vocabulary of ${this.config.text.vocabSize}`);
       }
-      const pooled = this.text_model.forward(t.dtype === 'int32' ? t : (tf.cast(t, 'int32') as tf.Tensor2D), this.poolIndices(Int32Array.from(host), b, l));
-      const out = this.text_projection.forward(pooled) as tf.Tensor2D;
-      pooled.dispose();
-      return out;
+      const asInt = t.dtype === 'int32' ? t : (tf.cast(t, 'int32') as tf.Tensor2D);
+      try {
+        const pooled = this.text_model.forward(asInt, this.poolIndices(Int32Array.from(host), b, l));
+        const out = this.text_projection.forward(pooled) as tf.Tensor2D;
+        pooled.dispose();
+        return out;
+      } finally {
+        if (asInt !== t) asInt.dispose();
+      }
     } finally {
       if (owned) t.dispose();
     }
+  }
+
+  /** The weights with Hugging Face names in PyTorch layouts (what `fromHfWeights` takes), copied out. */
+  toHfWeights(): Map<string, TensorData> {
+    return internalToHf(this.stateDict());
   }
 
   /**
@@ -432,6 +445,38 @@ function oihwToHwio(data: ArrayLike<number>, o: number, i: number, h: number, w:
   return out;
 }
 
+/** HWIO -> OIHW. */
+function hwioToOihw(data: ArrayLike<number>, h: number, w: number, i: number, o: number): Float32Array {
+  const out = new Float32Array(o * i * h * w);
+  for (let a = 0; a < o; a++)
+    for (let b = 0; b < i; b++)
+      for (let y = 0; y < h; y++)
+        for (let x = 0; x < w; x++) out[((a * i + b) * h + y) * w + x] = data[((y * w + x) * i + b) * o + a];
+  return out;
+}
+
+/** Whether a tensor is stored transposed ([in, out] here, [out, in] in PyTorch): the Linear weights. */
+function isLinearWeight(name: string, rank: number): boolean {
+  return rank === 2 && name.endsWith('.weight') && !name.endsWith('_embedding.weight');
+}
+
+/** This module's layouts -> HF (PyTorch) layouts, same names: the exact inverse of {@link hfToInternal}. */
+export function internalToHf(state: ReadonlyMap<string, TensorData>): Map<string, TensorData> {
+  const out = new Map<string, TensorData>();
+  for (const [name, t] of state) {
+    if (name.endsWith('patch_embedding.weight')) {
+      const [h, w, i, o] = t.shape;
+      out.set(name, { shape: [o, i, h, w], data: hwioToOihw(t.data, h, w, i, o) });
+    } else if (isLinearWeight(name, t.shape.length)) {
+      const [rows, cols] = t.shape;
+      out.set(name, { shape: [cols, rows], data: transpose2d(t.data, rows, cols) });
+    } else {
+      out.set(name, { shape: t.shape.slice(), data: Float32Array.from(t.data) });
+    }
+  }
+  return out;
+}
+
 /** HF (PyTorch-layout) tensors -> this module's layouts, same names. */
 export function hfToInternal(weights: ReadonlyMap<string, SafeTensor | TensorData>): Map<string, TensorData> {
   const out = new Map<string, TensorData>();
@@ -441,7 +486,7 @@ export function hfToInternal(weights: ReadonlyMap<string, SafeTensor | TensorDat
     if (name.endsWith('patch_embedding.weight')) {
       const [o, i, h, w] = t.shape;
       out.set(name, { shape: [h, w, i, o], data: oihwToHwio(data, o, i, h, w) });
-    } else if (t.shape.length === 2 && name.endsWith('.weight') && !name.endsWith('_embedding.weight')) {
+    } else if (isLinearWeight(name, t.shape.length)) {
       const [rows, cols] = t.shape;
       out.set(name, { shape: [cols, rows], data: transpose2d(data, rows, cols) });
     } else {
