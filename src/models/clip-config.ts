@@ -241,3 +241,56 @@ export function clipTensorShapes(c: ClipConfig): Map<string, number[]> {
 export function isIgnoredClipTensor(name: string): boolean {
   return name.endsWith('.position_ids');
 }
+
+export interface HfClipConfigExtras {
+  /** `_name_or_path` (default "spikeclip/clip"). */
+  nameOrPath?: string;
+  /** `text_config.bos_token_id` (default eos - 1: `<|startoftext|>` right below `<|endoftext|>`, as in CLIP's vocabulary). */
+  bosTokenId?: number;
+  /** `text_config.pad_token_id` (default eos: spikeclip pads with the end token). */
+  padTokenId?: number;
+}
+
+/**
+ * A Hugging Face `config.json` object (`CLIPModel`, the fields transformers writes) for a config:
+ * the inverse of {@link parseHfClipConfig}, which gives `c` back from it.
+ */
+export function toHfClipConfig(c: ClipConfig, extras: HfClipConfigExtras = {}): Record<string, unknown> {
+  const tower = (t: ClipTowerConfig, modelType: string): Record<string, unknown> => ({
+    attention_dropout: 0.0,
+    hidden_act: t.hiddenAct,
+    hidden_size: t.hiddenSize,
+    initializer_factor: 1.0,
+    initializer_range: 0.02,
+    intermediate_size: t.intermediateSize,
+    layer_norm_eps: t.layerNormEps,
+    model_type: modelType,
+    num_attention_heads: t.numHeads,
+    num_hidden_layers: t.numLayers,
+    projection_dim: c.projectionDim,
+  });
+  const eos = c.text.eosTokenId;
+  return {
+    _name_or_path: extras.nameOrPath ?? 'spikeclip/clip',
+    architectures: ['CLIPModel'],
+    initializer_factor: 1.0,
+    logit_scale_init_value: c.logitScaleInit,
+    model_type: 'clip',
+    projection_dim: c.projectionDim,
+    text_config: {
+      ...tower(c.text, 'clip_text_model'),
+      bos_token_id: extras.bosTokenId ?? Math.max(0, eos - 1),
+      eos_token_id: eos,
+      pad_token_id: extras.padTokenId ?? eos,
+      max_position_embeddings: c.text.maxPositions,
+      vocab_size: c.text.vocabSize,
+    },
+    torch_dtype: 'float32',
+    vision_config: {
+      ...tower(c.vision, 'clip_vision_model'),
+      image_size: c.vision.imageSize,
+      num_channels: c.vision.numChannels,
+      patch_size: c.vision.patchSize,
+    },
+  };
+}

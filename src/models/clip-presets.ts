@@ -9,7 +9,7 @@
  * (src/text/bpe-train.ts), whose `<|startoftext|>` and `<|endoftext|>` are the two highest ids.
  * Every preset projects to 512 dimensions, the width of the spikeclip student presets.
  */
-import { ClipActivation, ClipConfig, ClipConfigError, parseHfClipConfig } from './clip-config';
+import { ClipActivation, ClipConfig, ClipConfigError, ClipTowerConfig, parseHfClipConfig, toHfClipConfig } from './clip-config';
 
 /** CLIP's normalisation (the values of src/data/transforms.ts, not imported: that module loads sharp). */
 const CLIP_IMAGE_MEAN = [0.48145466, 0.4578275, 0.40821073];
@@ -72,47 +72,18 @@ export function clipPresetHfConfig(preset: string | ClipPreset, vocabulary: Clip
   const p = typeof preset === 'string' ? getClipPreset(preset) : preset;
   const { vocabSize } = vocabulary;
   if (!Number.isInteger(vocabSize) || vocabSize < 3) throw new ClipConfigError(`the vocabulary size must be an integer >= 3, got ${vocabSize}`);
-  const eos = vocabulary.eosTokenId ?? vocabSize - 1;
-  const bos = vocabulary.bosTokenId ?? vocabSize - 2;
   const name = typeof preset === 'string' ? preset : 'custom';
-  const tower = (t: ClipTowerPreset, modelType: string): Record<string, unknown> => ({
-    attention_dropout: 0.0,
-    hidden_act: t.hiddenAct,
-    hidden_size: t.hiddenSize,
-    initializer_factor: 1.0,
-    initializer_range: 0.02,
-    intermediate_size: t.intermediateSize,
-    layer_norm_eps: 1e-5,
-    model_type: modelType,
-    num_attention_heads: t.numHeads,
-    num_hidden_layers: t.numLayers,
-    projection_dim: p.projectionDim,
-  });
-  const config = {
-    _name_or_path: `spikeclip/${name}`,
-    architectures: ['CLIPModel'],
-    initializer_factor: 1.0,
-    logit_scale_init_value: 2.6592,
-    model_type: 'clip',
-    projection_dim: p.projectionDim,
-    text_config: {
-      ...tower(p.text, 'clip_text_model'),
-      bos_token_id: bos,
-      eos_token_id: eos,
-      pad_token_id: eos,
-      max_position_embeddings: p.text.maxPositions,
-      vocab_size: vocabSize,
-    },
-    torch_dtype: 'float32',
-    vision_config: {
-      ...tower(p.vision, 'clip_vision_model'),
-      image_size: p.vision.imageSize,
-      num_channels: 3,
-      patch_size: p.vision.patchSize,
-    },
+  const eosTokenId = vocabulary.eosTokenId ?? vocabSize - 1;
+  const tower = (t: ClipTowerPreset): ClipTowerConfig => ({ hiddenSize: t.hiddenSize, intermediateSize: t.intermediateSize, numLayers: t.numLayers, numHeads: t.numHeads, hiddenAct: t.hiddenAct, layerNormEps: 1e-5 });
+  const config: ClipConfig = {
+    text: { ...tower(p.text), vocabSize, maxPositions: p.text.maxPositions, eosTokenId },
+    vision: { ...tower(p.vision), imageSize: p.vision.imageSize, patchSize: p.vision.patchSize, numChannels: 3 },
+    projectionDim: p.projectionDim,
+    logitScaleInit: 2.6592,
   };
-  parseHfClipConfig(config, `CLIP preset ${name}`); // refuses an inconsistent custom preset by field
-  return config;
+  const json = toHfClipConfig(config, { nameOrPath: `spikeclip/${name}`, bosTokenId: vocabulary.bosTokenId ?? vocabSize - 2 });
+  parseHfClipConfig(json, `CLIP preset ${name}`); // refuses an inconsistent custom preset by field
+  return json;
 }
 
 /** The parsed config of a preset for a vocabulary (what `new ClipTeacher(config)` takes). */

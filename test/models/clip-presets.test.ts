@@ -1,4 +1,4 @@
-import { clipTensorShapes, ClipConfigError, parseHfClipConfig } from '../../src/models/clip-config';
+import { clipTensorShapes, ClipConfigError, parseHfClipConfig, toHfClipConfig } from '../../src/models/clip-config';
 import { CLIP_PRESET_NAMES, clipPreprocessorConfig, clipPresetConfig, clipPresetHfConfig, getClipPreset } from '../../src/models/clip-presets';
 import { getPreset, PRESET_NAMES } from '../../src/models/config';
 import { defaultClipPreprocess, parseClipPreprocessConfig } from '../../src/data/clip-preprocess';
@@ -76,5 +76,21 @@ describe('preprocessor_config.json of a preset', () => {
 
   it('refuses a bad size', () => {
     expect(() => clipPreprocessorConfig(0)).toThrow(/positive integer/);
+  });
+});
+
+describe('toHfClipConfig', () => {
+  it('is the inverse of parseHfClipConfig, legacy eos_token_id 2 and other activations included', () => {
+    const base = clipPresetConfig('clip-small', { vocabSize: 900 });
+    const variants = [
+      base,
+      { ...base, text: { ...base.text, eosTokenId: 2, hiddenAct: 'gelu' as const, layerNormEps: 1e-6 }, vision: { ...base.vision, hiddenAct: 'gelu_new' as const }, logitScaleInit: 1.5, projectionDim: 64 },
+    ];
+    for (const c of variants) {
+      const json = JSON.parse(JSON.stringify(toHfClipConfig(c))) as Record<string, unknown>;
+      expect(parseHfClipConfig(json)).toEqual(c);
+      expect(json).toMatchObject({ architectures: ['CLIPModel'], model_type: 'clip', _name_or_path: 'spikeclip/clip' });
+    }
+    expect(toHfClipConfig(base, { nameOrPath: 'x/y', bosTokenId: 7, padTokenId: 1 })).toMatchObject({ _name_or_path: 'x/y', text_config: { bos_token_id: 7, pad_token_id: 1, eos_token_id: 899 } });
   });
 });
