@@ -117,7 +117,8 @@ export function openHfClipFolder(dir: string): HfClipFolder {
   return { dir: path.resolve(dir), configJson: configJson as Record<string, unknown>, config, weightsFormat, weightsFiles, preprocessorJson, preprocess, tokenizerFiles, tokenizer, notes };
 }
 
-function checkTokenizerAgainstConfig(tok: ClipTokenizer, c: ClipConfig, where: string): void {
+/** Refuses a tokenizer whose ids do not fit the config (vocab_size, eos_token_id). */
+export function checkTokenizerAgainstConfig(tok: ClipTokenizer, c: ClipConfig, where: string): void {
   if (tok.vocabSize > c.text.vocabSize) {
     throw new ClipConfigError(`${where}: vocab.json has ids up to ${tok.vocabSize - 1} but text_config.vocab_size is ${c.text.vocabSize}`);
   }
