@@ -259,7 +259,7 @@ function teacherParts(dir: string, cc: CheckpointConfig, tokFiles: Map<string, U
   return { config, checkpointConfig: cc, tokenizer, preprocess };
 }
 
-/** Loads a teacher checkpoint written by {@link convertHfClipFolder}. */
+/** Loads a teacher checkpoint written by {@link convertHfClipFolder} or saveTeacherCheckpoint (./save.ts). */
 export async function loadTeacherCheckpoint(dir: string): Promise<LoadedTeacher> {
   const ck = await loadCheckpoint(dir);
   const parts = teacherParts(dir, ck.config, ck.tokenizerFiles);
