@@ -116,7 +116,7 @@ function expectEveryGradientFinite(t: ClipTeacher, grads: Map<string, Float32Arr
 }
 
 describe('gradients of the CLIP teacher', () => {
-  it.each(['quick_gelu', 'gelu', 'gelu_new'] as const)('match central finite differences along a random direction per parameter (cpu, %s)', async (act) => {
+  it.each(['quick_gelu', 'gelu'] as const)('match central finite differences along a random direction per parameter (cpu, %s)', async (act) => {
     await tf.setBackend('cpu');
     const c = small(act, 8, 2, 24);
     const t = new ClipTeacher(c, { seed: 3 });
