@@ -53,7 +53,7 @@ export interface LoadedStudent {
   trainingState?: StudentTrainingState;
 }
 
-function toTensorData(m: Map<string, SafeTensor>): Map<string, TensorData> {
+export function toTensorData(m: Map<string, SafeTensor>): Map<string, TensorData> {
   const out = new Map<string, TensorData>();
   for (const [n, t] of m) out.set(n, { shape: t.shape, data: tensorToFloat32(t) });
   return out;

@@ -21,6 +21,7 @@ import { defaultTemplates } from '../eval/label-files';
 import { checkpointHash, readCheckpointConfig } from '../io/checkpoint';
 import { PRESET_NAMES, validateConfig, type SpikeClipConfig } from '../models/config';
 import type { ClipConfig } from '../models/clip-config';
+import { CLIP_PRESET_NAMES } from '../models/clip-presets';
 import { SpikeClip } from '../models/spikeclip';
 import { checkStudentCheckpoint, loadStudentCheckpoint, saveStudentCheckpoint } from '../student/checkpoint';
 import { readTeacherCheckpointInfo } from '../teacher/checkpoint';
@@ -195,6 +196,7 @@ export async function preparePretrain(o: PretrainOptions): Promise<PreparedPretr
   if (o.init !== undefined && o.resume !== undefined) throw trainUsage('--init and --resume do not go together', 'use --resume to continue a run, --init to start a new one from a checkpoint');
   const preset = o.preset ?? (target === 'teacher' ? 'clip-tiny' : 'spikeclip-b');
   if (target === 'student' && !PRESET_NAMES.includes(preset)) throw trainUsage(`--preset ${preset} is not a student preset`, `choose one of ${PRESET_NAMES.join(', ')}`);
+  if (target === 'teacher' && !CLIP_PRESET_NAMES.includes(preset)) throw trainUsage(`--preset ${preset} is not a CLIP teacher preset`, `choose one of ${CLIP_PRESET_NAMES.join(', ')}`);
   const needsTeacher = o.part !== 'clip';
   if (needsTeacher && o.teacher === undefined) {
     throw trainUsage(`--part ${o.part} distils from a teacher, and no --teacher was given`, 'give --teacher CKPT (from `spikeclip convert teacher`, or one trained with `spikeclip pretrain --part clip --target teacher`)');
