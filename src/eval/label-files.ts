@@ -268,7 +268,7 @@ export function promptsPerClass(names: readonly string[], spec: TemplateSpec, so
 export function describeTemplates(spec: TemplateSpec): string {
   if (spec.kind === 'list') return `${spec.templates.length} template${spec.templates.length === 1 ? '' : 's'}`;
   const counts = Object.values(spec.prompts).map((p) => p.length);
-  const lo = Math.min(...counts);
-  const hi = Math.max(...counts);
+  const lo = counts.reduce((a, b) => Math.min(a, b), Infinity);
+  const hi = counts.reduce((a, b) => Math.max(a, b), 0);
   return `per-class prompts (${lo === hi ? lo : `${lo}-${hi}`} per class)`;
 }
