@@ -1,6 +1,7 @@
 /** Declared sizes against what the pickle needs, before anything is inflated (issue 13, item 4). */
 import { randomBytes } from 'crypto';
-import { readPytorchBytes, PickleError } from '../../src/io/pytorch';
+import { PickleError } from '../../src/io/pickle';
+import { readPytorchBytes } from '../../src/io/pytorch';
 import { ZipArchive } from '../../src/io/zip';
 import { pickle, torchTensorNode, writeZip, type PVal } from '../helpers/pickle-writer';
 
