@@ -9,6 +9,7 @@ import * as path from 'path';
 import { checkFile, FileCheck, officialFiles, OfficialFile, verifyDataset } from '../io/checksum';
 import { DownloadedFile, downloadDataset, DownloadProgress } from '../io/download';
 import { DatasetError } from './types';
+import { readSettingsTextSync } from '../io/bounded-read';
 
 /** Datasets that are generated, not downloaded. */
 export const BUILT_IN_DATASETS = ['shapes'];
@@ -130,7 +131,7 @@ export interface FetchReport {
 export function readChecksumFile(file: string): Record<string, string> {
   let doc: unknown;
   try {
-    doc = JSON.parse(fs.readFileSync(file, 'utf8'));
+    doc = JSON.parse(readSettingsTextSync(file, (m) => new DatasetError(m)));
   } catch (e) {
     throw new DatasetError(`cannot read checksums from ${file}: ${(e as Error).message}`);
   }

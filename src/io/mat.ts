@@ -21,6 +21,10 @@
  */
 import * as fs from 'fs';
 import * as zlib from 'zlib';
+import { readFileBoundedSync } from './bounded-read';
+
+/** Dataset label files (Flowers-102's are 50 KB); a MAT-file is read whole, so it is capped. */
+const MAX_MAT_FILE_BYTES = 256 * 2 ** 20;
 
 export class MatError extends Error {
   constructor(message: string) {
@@ -381,7 +385,7 @@ export function parseMat(bytes: Uint8Array, source = '<mat>'): MatFile {
 export function readMatFile(file: string): MatFile {
   let bytes: Buffer;
   try {
-    bytes = fs.readFileSync(file);
+    bytes = readFileBoundedSync(file, MAX_MAT_FILE_BYTES, (m) => new MatError(m));
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new MatError(`${file} does not exist`);
     throw e;

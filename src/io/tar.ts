@@ -29,6 +29,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { pipeline } from 'stream/promises';
 import * as zlib from 'zlib';
+import { requireRegularFileSync } from './bounded-read';
 
 export class TarError extends Error {
   constructor(message: string) {
@@ -406,6 +407,7 @@ function gzipError(file: string, err: unknown): Error {
 /** One streaming pass over an archive (plain or gzip), calling the visitor per member. */
 export async function scanTar(file: string, visitor: TarVisitor): Promise<void> {
   if (!fs.existsSync(file)) throw new TarError(`${file} does not exist`);
+  requireRegularFileSync(file, (m) => new TarError(m));
   const gz = isGzipFile(file);
   const parser = new TarStreamParser(file, visitor);
   // The visitor's own error (or the stop signal) is kept: pipeline may report it as an AbortError.

@@ -10,6 +10,7 @@
  */
 import * as fs from 'fs';
 import * as zlib from 'zlib';
+import { requireRegularFileSync } from './bounded-read';
 
 export class ZipError extends Error {
   /** The file (or a description of the in-memory source). */
@@ -129,6 +130,7 @@ export class ZipArchive {
 
   /** Opens a zip file for random access; call close() when done. */
   static open(file: string): ZipArchive {
+    requireRegularFileSync(file, (m) => new ZipError(file, m.slice(file.length + 1)));
     const src = fileSource(file);
     try {
       return ZipArchive.fromSource(src, file);

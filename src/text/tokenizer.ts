@@ -20,6 +20,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as zlib from 'zlib';
 import { htmlUnescape } from './html-unescape';
+import { MAX_SETTINGS_FILE_BYTES, readFileBoundedSync, readSettingsTextSync } from '../io/bounded-read';
 
 export class TokenizerError extends Error {
   constructor(message: string) {
@@ -148,10 +149,11 @@ export class ClipTokenizer {
     const vocab = path.join(dir, 'vocab.json');
     const merges = path.join(dir, 'merges.txt');
     if (fs.existsSync(vocab) && fs.existsSync(merges)) {
-      return new ClipTokenizer(parseVocabJson(fs.readFileSync(vocab, 'utf8'), vocab), parseMerges(fs.readFileSync(merges, 'utf8'), merges));
+      const read = (f: string): string => readSettingsTextSync(f, (m) => new TokenizerError(m));
+      return new ClipTokenizer(parseVocabJson(read(vocab), vocab), parseMerges(read(merges), merges));
     }
     const bpe = path.join(dir, 'bpe_simple_vocab_16e6.txt.gz');
-    if (fs.existsSync(bpe)) return ClipTokenizer.fromOpenAiBpe(fs.readFileSync(bpe), bpe);
+    if (fs.existsSync(bpe)) return ClipTokenizer.fromOpenAiBpe(readFileBoundedSync(bpe, MAX_SETTINGS_FILE_BYTES, (m) => new TokenizerError(m)), bpe);
     const missing = [vocab, merges].filter((f) => !fs.existsSync(f)).map((f) => path.basename(f));
     throw new TokenizerError(`${dir}: no CLIP tokenizer files (missing ${missing.join(' and ')}; or put OpenAI's bpe_simple_vocab_16e6.txt.gz there)`);
   }
