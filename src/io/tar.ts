@@ -564,6 +564,7 @@ export async function extractTar(file: string, targetDir: string, opts: ExtractO
         fd = null;
       },
     });
+    checkMerge(staging, target, file);
     mergeInto(staging, target, file);
     return result;
   } finally {
@@ -602,7 +603,28 @@ function lstatOrNull(p: string): fs.Stats | null {
   }
 }
 
-/** Moves the staged tree into the target; never follows a symbolic link found in the target. */
+/**
+ * Checks that the staged tree can be moved into the target (no symbolic link in the way, no file
+ * where a folder goes or the reverse) without moving anything: so a refusal leaves the target
+ * exactly as it was.
+ */
+function checkMerge(src: string, dst: string, archive: string): void {
+  for (const name of fs.readdirSync(src)) {
+    const s = path.join(src, name);
+    const d = path.join(dst, name);
+    const st = fs.lstatSync(s);
+    const dt = lstatOrNull(d);
+    if (dt?.isSymbolicLink()) throw new TarError(`${archive}: refusing to write through the symbolic link ${d}`);
+    if (st.isDirectory()) {
+      if (dt?.isDirectory()) checkMerge(s, d, archive);
+      else if (dt) throw new TarError(`${archive}: cannot extract folder ${d}: a file of that name exists`);
+    } else if (dt?.isDirectory()) {
+      throw new TarError(`${archive}: cannot extract file ${d}: a folder of that name exists`);
+    }
+  }
+}
+
+/** Moves the staged tree into the target (after {@link checkMerge}); never follows a symbolic link found in the target. */
 function mergeInto(src: string, dst: string, archive: string): void {
   for (const name of fs.readdirSync(src)) {
     const s = path.join(src, name);
