@@ -29,6 +29,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { pipeline } from 'stream/promises';
 import * as zlib from 'zlib';
+import { trackTemp, untrackTemp } from './atomic';
 import { requireRegularFileSync } from './bounded-read';
 
 export class TarError extends Error {
@@ -530,6 +531,7 @@ export async function extractTar(file: string, targetDir: string, opts: ExtractO
   const target = path.resolve(targetDir);
   fs.mkdirSync(target, { recursive: true });
   const staging = fs.mkdtempSync(path.join(target, '.spikeclip-extract-'));
+  trackTemp(staging);
   const result: ExtractResult = { files: [], directories: 0, bytes: 0 };
   let fd: number | null = null;
   const inside = (rel: string) => {
@@ -570,6 +572,7 @@ export async function extractTar(file: string, targetDir: string, opts: ExtractO
   } finally {
     if (fd !== null) fs.closeSync(fd);
     fs.rmSync(staging, { recursive: true, force: true });
+    untrackTemp(staging);
   }
 
   /** Checks one member, creates its folder or opens its file; true when its data should follow. */
