@@ -224,7 +224,11 @@ class Reader {
     if (type === MI.UTF32 || type === MI.INT32 || type === MI.UINT32) {
       const v = new DataView(data.buffer, data.byteOffset, data.byteLength);
       let s = '';
-      for (let i = 0; i + 3 < data.length; i += 4) s += String.fromCodePoint(v.getUint32(i, this.le));
+      for (let i = 0; i + 3 < data.length; i += 4) {
+        const cp = v.getUint32(i, this.le);
+        if (cp > 0x10ffff) this.fail(`character data holds ${cp}, which is not a Unicode code point`, at);
+        s += String.fromCodePoint(cp);
+      }
       return s;
     }
     return this.fail(`character data in ${MI_NAMES[type] ?? `type ${type}`} is not supported`, at);
