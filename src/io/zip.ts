@@ -11,6 +11,7 @@
 import * as fs from 'fs';
 import * as zlib from 'zlib';
 import { requireRegularFileSync } from './bounded-read';
+import { oneLine } from './one-line';
 
 export class ZipError extends Error {
   /** The file (or a description of the in-memory source). */
@@ -18,7 +19,7 @@ export class ZipError extends Error {
   readonly reason: string;
 
   constructor(source: string, reason: string) {
-    super(`${source}: invalid zip archive: ${reason}`);
+    super(oneLine(`${source}: invalid zip archive: ${reason}`));
     this.name = 'ZipError';
     this.source = source;
     this.reason = reason;
