@@ -31,10 +31,11 @@ import { pipeline } from 'stream/promises';
 import * as zlib from 'zlib';
 import { trackTemp, untrackTemp } from './atomic';
 import { requireRegularFileSync } from './bounded-read';
+import { oneLine } from './one-line';
 
 export class TarError extends Error {
   constructor(message: string) {
-    super(message);
+    super(oneLine(message));
     this.name = 'TarError';
   }
 }
