@@ -14,6 +14,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { createHash } from 'crypto';
 import { writeDirAtomic } from './atomic';
+import { oneLine } from './one-line';
 import { readFileBounded, readSettingsText, requireRegularFile, MAX_SETTINGS_FILE_BYTES } from './bounded-read';
 import {
   SafeTensor,
@@ -106,7 +107,7 @@ export class CheckpointError extends Error {
   readonly path: string;
 
   constructor(filePath: string, message: string) {
-    super(message);
+    super(oneLine(message));
     this.name = 'CheckpointError';
     this.path = filePath;
   }
