@@ -7,6 +7,7 @@
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { cpuCount, MAX_WASM_THREADS, threadedWasmUnavailable, unrefWasmWorkers, withThreadedWasm } from './threads';
+import { EXIT, UserError } from '../cli/errors';
 
 export const BACKEND_CHOICES = ['auto', 'node', 'wasm', 'cpu'] as const;
 export type BackendChoice = (typeof BACKEND_CHOICES)[number];
@@ -39,6 +40,14 @@ export class BackendError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'BackendError';
+  }
+}
+
+/** An explicitly requested backend whose package is not installed: "not available" (exit status 3), not bad input. */
+export class BackendUnavailableError extends UserError {
+  constructor(message: string) {
+    super(message, { code: 'E_NOT_AVAILABLE', exitCode: EXIT.notAvailable });
+    this.name = 'BackendUnavailableError';
   }
 }
 
@@ -78,7 +87,7 @@ async function tryNode(threads: number | undefined): Promise<BackendInfo> {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     require('@tensorflow/tfjs-node');
   } catch (e) {
-    throw new BackendError(
+    throw new BackendUnavailableError(
       `the native backend (@tensorflow/tfjs-node) is not available: ${errorText(e)}. ` +
         'Install it with `npm install @tensorflow/tfjs-node` on a machine with internet access, or use --backend wasm',
     );
@@ -155,7 +164,7 @@ async function tryWasm(threads: number | undefined): Promise<BackendInfo> {
     wasm = require('@tensorflow/tfjs-backend-wasm');
     wasm.setWasmPaths(wasmBinaryDir() + path.sep);
   } catch (e) {
-    throw new BackendError(`the wasm backend (@tensorflow/tfjs-backend-wasm) is not installed: ${errorText(e)}. Run \`npm ci\``);
+    throw new BackendUnavailableError(`the wasm backend (@tensorflow/tfjs-backend-wasm) is not installed: ${errorText(e)}. Run \`npm ci\``);
   }
   const simd = () => tf.env().getBool('WASM_HAS_SIMD_SUPPORT');
   const want = threads ?? cpuCount();
@@ -172,6 +181,7 @@ async function tryWasm(threads: number | undefined): Promise<BackendInfo> {
     const r = await startThreadedWasm(wasm, want);
     if (typeof r === 'number') {
       const n = r < want ? `the threaded build started ${r} of ${want} threads (it has at most ${MAX_WASM_THREADS})` : undefined;
+      if (n && threads !== undefined) process.emitWarning(`--threads ${threads}: ${n}; using ${r}`, { code: 'SPIKECLIP_THREADS' });
       return { name: 'wasm', tfName: 'wasm', threads: r, simd: simd(), skipped: [], ...(n ? { threadsNote: n } : {}) };
     }
     note = r;

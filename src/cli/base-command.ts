@@ -8,6 +8,7 @@ import { readConfigFile } from '../io/config-file';
 import { FlagSpec, mergeConfig } from './config';
 import { errorEnvelope, formatErrorForHuman, toErrorReport } from './errors';
 import { createProgress, Progress } from './progress';
+import { describeUsageError, type UsageFlagInfo } from './usage-message';
 
 export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof SpikeclipCommand)['baseFlags'] & T['flags']>;
 export type BaseArgs<T extends typeof Command> = Interfaces.InferredArgs<T['args']>;
@@ -123,6 +124,11 @@ export abstract class SpikeclipCommand<T extends typeof Command> extends Command
   protected override async catch(err: Error & { exitCode?: number }): Promise<void> {
     this.progress?.stop();
     const report = toErrorReport(err);
+    if (report.name === 'UsageError') {
+      // Name what each flag allows: the parser's message has only the flag's name.
+      const ctor = this.ctor as typeof SpikeclipCommand;
+      report.message = describeUsageError(err.message, { ...ctor.baseFlags, ...ctor.flags } as unknown as Record<string, UsageFlagInfo>);
+    }
     process.exitCode = report.status;
     if (this.jsonEnabled()) {
       this.logJson(errorEnvelope(report, this.debugEnabled || this.argv.includes('--debug')));

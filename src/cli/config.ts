@@ -3,7 +3,7 @@
  * camelCase). Flags given on the command line override the file; unknown keys and wrong types are
  * errors that name the key and the file.
  */
-import { UserError } from './errors';
+import { EXIT, UserError } from './errors';
 
 /** What we need to know about one oclif flag definition. */
 export interface FlagSpec {
@@ -21,9 +21,10 @@ export function kebab(s: string): string {
   return s.replace(/([a-z0-9])([A-Z])/g, '$1-$2').toLowerCase();
 }
 
-export class ConfigError extends Error {
+/** A key or value in a --config file that the command does not accept: a usage error (exit status 2), like a bad flag. */
+export class ConfigError extends UserError {
   constructor(message: string) {
-    super(message);
+    super(message, { code: 'E_CONFIG_KEY', exitCode: EXIT.usage, fix: 'see --help for the flags this command accepts' });
     this.name = 'ConfigError';
   }
 }

@@ -4,6 +4,7 @@
  * too (a bad file is not a bug). Anything else is an internal error: one line plus a hint to rerun
  * with --debug for the stack.
  */
+import { describeUsageError } from './usage-message';
 
 export interface UserErrorOptions {
   /** What to do about it, shown after the message. */
@@ -126,7 +127,7 @@ export function toErrorReport(err: unknown): ErrorReport {
       status: EXIT.usage,
       name: 'UsageError',
       code: 'E_USAGE',
-      message: firstLine(stripAnsi(err.message)),
+      message: describeUsageError(err.message),
       fix: 'see --help for the flags this command accepts',
       user: true,
       stack: err.stack,

@@ -123,7 +123,8 @@ export function inferImage(file: string, tensors: Tensors): InferredImage {
     const m = /^block\.(\d+)\./.exec(n);
     if (m) indices.add(Number(m[1]));
   }
-  const depth = indices.size === 0 ? 0 : Math.max(...indices) + 1;
+  let depth = 0;
+  for (const i of indices) depth = Math.max(depth, i + 1);
   let mlpRatio = 4;
   if (depth > 0) {
     need(file, tensors, ['block.0.mlp.mlp1_conv.weight'], 'infer the MLP ratio');

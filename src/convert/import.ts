@@ -35,6 +35,7 @@ import {
 import { ConvertError } from './errors';
 import { checkOutDir } from './out-dir';
 import { readReferenceFile, type ReferenceFile, type ReferenceFormat } from './reference-file';
+import { readSettingsTextSync } from '../io/bounded-read';
 
 /** Default head count when neither the file's metadata nor the architecture says (the reference scripts' --num_heads). */
 export const DEFAULT_HEADS = 8;
@@ -128,7 +129,7 @@ export function resolveArch(arch: ImportOptions['arch']): ResolvedArch {
   }
   let raw: unknown;
   try {
-    raw = JSON.parse(fs.readFileSync(arch, 'utf8'));
+    raw = JSON.parse(readSettingsTextSync(arch, (m) => new Error(m)));
   } catch (e) {
     throw new ConvertError(`--arch ${arch}: invalid JSON (${(e as Error).message})`, 'E_ARCH');
   }

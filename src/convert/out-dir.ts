@@ -5,13 +5,14 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { ConvertError } from './errors';
+import { readSettingsTextSync } from '../io/bounded-read';
 
 /** What an existing output directory must look like to be replaceable with --force. */
 export type OutKind = 'checkpoint' | 'export';
 
 function readJsonQuiet(file: string): Record<string, unknown> | undefined {
   try {
-    const v = JSON.parse(fs.readFileSync(file, 'utf8')) as unknown;
+    const v = JSON.parse(readSettingsTextSync(file, (m) => new Error(m))) as unknown;
     return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
   } catch {
     return undefined;

@@ -17,6 +17,7 @@ import * as path from 'path';
 import { readPytorchFile, stateDictOf } from '../io/pytorch';
 import { readSafetensorsFile, type SafeTensor } from '../io/safetensors';
 import { ConvertError } from './errors';
+import { readSettingsTextSync } from '../io/bounded-read';
 
 export type ReferenceFormat = 'pytorch' | 'safetensors';
 
@@ -71,7 +72,7 @@ function readHead(file: string, n: number): Uint8Array {
 
 function readJsonQuiet(file: string): Record<string, unknown> | undefined {
   try {
-    const v = JSON.parse(fs.readFileSync(file, 'utf8')) as unknown;
+    const v = JSON.parse(readSettingsTextSync(file, (m) => new Error(m))) as unknown;
     return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
   } catch {
     return undefined;

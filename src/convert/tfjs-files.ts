@@ -7,6 +7,7 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import type { SpikeClip } from '../models/spikeclip';
 import { parseTfjsModelJson, spikeClipFromTfjs, TfjsModelError, type SpikeclipTfjsModelJson } from './tfjs-format';
+import { readSettingsTextSync } from '../io/bounded-read';
 
 /** model.json and the decoded weights (tensors the caller disposes). */
 export function readTfjsFolder(dir: string): { modelJson: SpikeclipTfjsModelJson; weights: tf.NamedTensorMap } {
@@ -14,8 +15,9 @@ export function readTfjsFolder(dir: string): { modelJson: SpikeclipTfjsModelJson
   if (!fs.existsSync(file)) throw new TfjsModelError(`${dir}: no model.json (not a TF.js model folder)`);
   let raw: unknown;
   try {
-    raw = JSON.parse(fs.readFileSync(file, 'utf8'));
+    raw = JSON.parse(readSettingsTextSync(file, (m) => new TfjsModelError(m)));
   } catch (e) {
+    if (e instanceof TfjsModelError) throw e;
     throw new TfjsModelError(`${file}: invalid JSON (${(e as Error).message})`);
   }
   const modelJson = parseTfjsModelJson(raw, file);

@@ -9,6 +9,7 @@ import * as path from 'path';
 import { checkFile, FileCheck, officialFiles, OfficialFile, verifyDataset } from '../io/checksum';
 import { DownloadedFile, downloadDataset, DownloadProgress } from '../io/download';
 import { DatasetError } from './types';
+import { readSettingsTextSync } from '../io/bounded-read';
 
 /** Datasets that are generated, not downloaded. */
 export const BUILT_IN_DATASETS = ['shapes'];
@@ -30,6 +31,8 @@ export interface VerifyReport {
   complete: boolean;
   /** Which variants are complete (CIFAR: binary, python; others: default). */
   completeVariants: string[];
+  /** Where the expected MD5s came from: the published ones, or a `--checksums` file. */
+  checksumSource: 'published' | 'checksums file';
 }
 
 /**
@@ -69,7 +72,13 @@ export async function verifyArchives(
     missing: files.filter((f) => !f.found).map((f) => f.file),
     complete: completeVariants.length > 0,
     completeVariants,
+    checksumSource: checksums ? 'checksums file' : 'published',
   };
+}
+
+/** "published" for the official checksums, "expected (checksums file)" for a --checksums file. */
+function expectedWord(r: VerifyReport): string {
+  return r.checksumSource === 'published' ? 'published' : 'expected (checksums file)';
 }
 
 /** The human table of a verification. */
@@ -78,7 +87,7 @@ export function renderVerifyReport(r: VerifyReport): string {
   const w = Math.max(...r.files.map((f) => f.file.length));
   for (const f of r.files) {
     const state = !f.found ? 'missing' : f.ok ? 'ok' : 'MISMATCH';
-    const detail = !f.found ? '' : f.ok ? `md5 ${f.actual}` : `md5 ${f.actual}, published ${f.expected}`;
+    const detail = !f.found ? '' : f.ok ? `md5 ${f.actual}` : `md5 ${f.actual}, ${expectedWord(r)} ${f.expected}`;
     lines.push(`  ${f.file.padEnd(w)}  ${state.padEnd(8)}  ${detail}`.trimEnd());
   }
   if (r.complete) lines.push(`complete: ${r.completeVariants.filter((v) => v !== 'default').join(', ') || 'all files'} verified`);
@@ -91,7 +100,7 @@ export function verifyFailure(r: VerifyReport): DatasetError | undefined {
   if (r.mismatched.length > 0) {
     const details = r.files
       .filter((f) => f.found && !f.ok)
-      .map((f) => `${f.path} has MD5 ${f.actual}, published ${f.expected}`)
+      .map((f) => `${f.path} has MD5 ${f.actual}, ${expectedWord(r)} ${f.expected}`)
       .join('; ');
     return new DatasetError(`checksum mismatch: ${details} (fix: delete the file and run \`${fix}\`)`);
   }
@@ -130,7 +139,7 @@ export interface FetchReport {
 export function readChecksumFile(file: string): Record<string, string> {
   let doc: unknown;
   try {
-    doc = JSON.parse(fs.readFileSync(file, 'utf8'));
+    doc = JSON.parse(readSettingsTextSync(file, (m) => new DatasetError(m)));
   } catch (e) {
     throw new DatasetError(`cannot read checksums from ${file}: ${(e as Error).message}`);
   }

@@ -14,6 +14,7 @@ import * as path from 'path';
 import { isImageFile, listImages } from './imagefolder';
 import { FingerprintedSplit } from './splits';
 import { DatasetError, ImageSource, Sample } from './types';
+import { readSettingsTextSync } from '../io/bounded-read';
 
 /** Parses RFC 4180 CSV text into rows of fields, with the 1-based line each row starts on. */
 export function parseCsv(text: string, source: string): Array<{ fields: string[]; line: number }> {
@@ -91,8 +92,9 @@ interface Captioned {
 function readCsv(file: string): Captioned[] {
   let text: string;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    text = readSettingsTextSync(file, (m) => new DatasetError(m), 1024 * 2 ** 20);
   } catch (e) {
+    if (e instanceof DatasetError) throw e;
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new DatasetError(`caption file ${file} does not exist`);
     throw e;
   }

@@ -285,7 +285,7 @@ export class DataLoader {
       if (!isSkippable(e)) throw e;
       const id = this.split.sample(i).id;
       const msg = (e as Error).message;
-      if (this.opts.strict) throw new DatasetError(`${msg} (sample ${id}; remove or replace the file, or run without --strict to skip it)`);
+      if (this.opts.strict) throw new DatasetError(`${msg} (sample ${id}; remove or replace the file, or load without strict to skip it)`);
       if (!this.bad.has(i)) {
         this.bad.add(i);
         this.badMessages.set(i, msg);

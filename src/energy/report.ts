@@ -32,6 +32,7 @@ import {
   type TotalEnergy,
 } from './model';
 import { parseRates, resolveRates } from './rates';
+import { readSettingsText } from '../io/bounded-read';
 
 export * from './inputs';
 
@@ -295,9 +296,9 @@ export async function reportFromRates(req: EnergyReportRequest & { inputs: { kin
   const file = req.inputs.file;
   let json: unknown;
   try {
-    json = JSON.parse(await fs.promises.readFile(file, 'utf8'));
+    json = JSON.parse(await readSettingsText(file, (m) => new EnergyReportError(m)));
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code) throw e;
+    if ((e as NodeJS.ErrnoException).code || e instanceof EnergyReportError) throw e;
     throw new EnergyReportError(`${file}: not valid JSON (${(e as Error).message})`);
   }
   const arch = await architectureOf(req.model);

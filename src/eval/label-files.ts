@@ -24,6 +24,7 @@ import { createHash } from 'crypto';
 import * as fs from 'fs';
 import { EXIT, UserError } from '../cli/errors';
 import { TEMPLATES_BY_DATASET } from '../text/templates';
+import { readSettingsTextSync } from '../io/bounded-read';
 
 /** A problem with a class-name or template file (exit status 4). */
 export class LabelFileError extends UserError {
@@ -84,8 +85,9 @@ export function hashJson(value: unknown): string {
 function readText(file: string, what: string): string {
   let text: string;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    text = readSettingsTextSync(file, (m) => new LabelFileError(m, `check the path given to --${what}`));
   } catch (e) {
+    if (e instanceof LabelFileError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
     throw new LabelFileError(`cannot read the ${what} file ${file}${code ? ` (${code})` : ''}`, `check the path given to --${what}`);
   }
@@ -268,7 +270,7 @@ export function promptsPerClass(names: readonly string[], spec: TemplateSpec, so
 export function describeTemplates(spec: TemplateSpec): string {
   if (spec.kind === 'list') return `${spec.templates.length} template${spec.templates.length === 1 ? '' : 's'}`;
   const counts = Object.values(spec.prompts).map((p) => p.length);
-  const lo = Math.min(...counts);
-  const hi = Math.max(...counts);
+  const lo = counts.reduce((a, b) => Math.min(a, b), Infinity);
+  const hi = counts.reduce((a, b) => Math.max(a, b), 0);
   return `per-class prompts (${lo === hi ? lo : `${lo}-${hi}`} per class)`;
 }

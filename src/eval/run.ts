@@ -14,7 +14,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { UserError } from '../cli/errors';
+import { EXIT, UserError } from '../cli/errors';
 import { defaultCacheDir } from '../data/cache';
 import { DataLoader } from '../data/loader';
 import { openDataset } from '../data/registry';
@@ -39,6 +39,7 @@ import { computeMetrics } from './metrics';
 import { checkEncoderCheckpoint, type Encoder, loadEncoder } from '../encoders/encoder';
 import { plotFormat, writeConfusionPlot } from './plot';
 import { buildResult, EvalResultJson, EvalRun, expandOutputTemplate, FiringRate, writeResultFile } from './results';
+import { whyNotWritable } from '../io/writable';
 
 export interface EvalOptions {
   checkpoint: string;
@@ -324,6 +325,13 @@ export async function prepareEval(o: EvalOptions): Promise<PreparedEval> {
   for (const p of planned) {
     if (o.skipExisting && p.output !== undefined && fs.existsSync(p.output)) skipped.push({ dataset: p.dataset, output: p.output });
     else todo.push(p);
+  }
+  // Before any work: an unwritable --output or --plot would otherwise be found after the whole evaluation.
+  for (const p of todo) {
+    for (const [flag, file] of [['--output', p.output], ['--plot', p.plot]] as const) {
+      const why = file === undefined ? undefined : whyNotWritable(file);
+      if (why !== undefined) throw new UserError(`${flag} ${file} cannot be written: ${why}`, { code: 'E_OUTPUT', exitCode: EXIT.badInput, fix: `choose a writable ${flag} path` });
+    }
   }
   const datasets: Prepared[] = [];
   if (todo.length > 0) {

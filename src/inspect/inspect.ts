@@ -8,6 +8,7 @@ import { CHECKPOINT_FILES, checkpointHash, readCheckpointConfig } from '../io/ch
 import { readSafetensorsHeader } from '../io/safetensors';
 import { describeArchitecture, type TensorSpec } from '../models/describe';
 import { getPreset, validateConfig, type SpikeClipConfig } from '../models/config';
+import { readSettingsTextSync } from '../io/bounded-read';
 
 export interface InspectTensor {
   name: string;
@@ -146,7 +147,7 @@ export async function inspectCheckpoint(dir: string): Promise<InspectReport> {
   if (fs.existsSync(path.join(dir, CHECKPOINT_FILES.trainingTensors)) || fs.existsSync(infoPath)) {
     let info: Record<string, unknown> | undefined;
     try {
-      info = JSON.parse(fs.readFileSync(infoPath, 'utf8')) as Record<string, unknown>;
+      info = JSON.parse(readSettingsTextSync(infoPath, (m) => new Error(m))) as Record<string, unknown>;
     } catch {
       info = undefined;
     }

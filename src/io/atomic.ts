@@ -5,6 +5,11 @@
  * renames it over the destination, so readers see either the old or the new content,
  * never a torn write. `writeDirAtomic` does the same for a whole directory (a checkpoint):
  * the new directory is built next to the old one and swapped in only once it is complete.
+ *
+ * Interrupted writes leave nothing behind: every temporary path in flight is registered, and a
+ * SIGINT/SIGTERM handler (installed only while something is in flight) removes them before the
+ * process ends with the signal. What a harder death (kill -9, power loss) leaves, the next write
+ * into the same place removes: `.NAME.tmp-<pid>-*` of processes that no longer run.
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -15,6 +20,115 @@ export function siblingTempPath(target: string, tag = 'tmp'): string {
   const dir = path.dirname(path.resolve(target));
   const base = path.basename(path.resolve(target));
   return path.join(dir, `.${base}.${tag}-${process.pid}-${randomBytes(6).toString('hex')}`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Temporary paths in flight, removed on SIGINT/SIGTERM
+
+/** Cleanup actions by temporary path; each must be synchronous and must not throw. */
+const inFlight = new Map<string, () => void>();
+const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM'];
+let handlersInstalled = false;
+
+function onSignal(signal: NodeJS.Signals): void {
+  cleanUpInFlight();
+  uninstallHandlers();
+  // No other handler: end as the signal would have (exit status 128 + n).
+  if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+}
+
+function installHandlers(): void {
+  if (handlersInstalled) return;
+  handlersInstalled = true;
+  for (const s of SIGNALS) process.on(s, onSignal);
+}
+
+function uninstallHandlers(): void {
+  if (!handlersInstalled) return;
+  handlersInstalled = false;
+  for (const s of SIGNALS) process.removeListener(s, onSignal);
+}
+
+/** Runs and forgets every registered cleanup (what a signal handler does). */
+export function cleanUpInFlight(): void {
+  for (const [p, cleanup] of [...inFlight]) {
+    inFlight.delete(p);
+    try {
+      cleanup();
+    } catch {
+      /* best effort: the process is going away */
+    }
+  }
+}
+
+/**
+ * Registers a temporary path to remove (recursively) if the process is interrupted before
+ * {@link untrackTemp}; `cleanup` replaces the default removal (e.g. to put a backup back).
+ */
+export function trackTemp(p: string, cleanup?: () => void): void {
+  inFlight.set(p, cleanup ?? (() => fs.rmSync(p, { recursive: true, force: true })));
+  installHandlers();
+}
+
+export function untrackTemp(p: string): void {
+  inFlight.delete(p);
+  if (inFlight.size === 0) uninstallHandlers();
+}
+
+/** Paths currently registered (for tests). */
+export function tempsInFlight(): string[] {
+  return [...inFlight.keys()];
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes the temporary siblings of `target` (`.NAME.tmp-<pid>-<hex>`, and `.NAME.old-<pid>-<hex>`
+ * when NAME itself exists) that processes which no longer run left behind. Returns what it removed.
+ * Never throws: a leftover that cannot be removed is left as it is.
+ */
+export function removeStaleTemps(target: string): string[] {
+  const abs = path.resolve(target);
+  const dir = path.dirname(abs);
+  const base = path.basename(abs);
+  const re = new RegExp(`^\\.${base.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.(tmp|old)-(\\d+)-[0-9a-f]+$`);
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  let targetExists: boolean | undefined;
+  for (const n of names) {
+    const m = re.exec(n);
+    if (!m) continue;
+    const pid = Number(m[2]);
+    if (pid === process.pid || pidAlive(pid)) continue;
+    // An `old` copy is the previous content of a swap that was cut short: keep it unless NAME is there.
+    if (m[1] === 'old') {
+      targetExists ??= fs.existsSync(abs);
+      if (!targetExists) continue;
+    }
+    try {
+      fs.rmSync(path.join(dir, n), { recursive: true, force: true });
+      removed.push(path.join(dir, n));
+    } catch {
+      /* leave it */
+    }
+  }
+  return removed;
+}
+
+function reportStale(removed: string[]): void {
+  for (const r of removed) process.emitWarning(`removed ${r}, left by an interrupted spikeclip process`);
 }
 
 function toBytes(data: Uint8Array | string): Uint8Array {
@@ -60,9 +174,11 @@ function fsyncDirBestEffortSync(dir: string): void {
  */
 export async function writeFileAtomic(filePath: string, data: Uint8Array | string): Promise<void> {
   const target = path.resolve(filePath);
+  reportStale(removeStaleTemps(target));
   const tmp = siblingTempPath(target);
   const bytes = toBytes(data);
   let handle: fs.promises.FileHandle | undefined;
+  trackTemp(tmp);
   try {
     handle = await fs.promises.open(tmp, 'wx', 0o644);
     await handle.writeFile(bytes);
@@ -74,6 +190,8 @@ export async function writeFileAtomic(filePath: string, data: Uint8Array | strin
     if (handle !== undefined) await handle.close().catch(() => undefined);
     await fs.promises.rm(tmp, { force: true }).catch(() => undefined);
     throw err;
+  } finally {
+    untrackTemp(tmp);
   }
   await fsyncDirBestEffort(path.dirname(target));
 }
@@ -81,6 +199,7 @@ export async function writeFileAtomic(filePath: string, data: Uint8Array | strin
 /** Synchronous variant of {@link writeFileAtomic}. */
 export function writeFileAtomicSync(filePath: string, data: Uint8Array | string): void {
   const target = path.resolve(filePath);
+  reportStale(removeStaleTemps(target));
   const tmp = siblingTempPath(target);
   const bytes = toBytes(data);
   let fd: number | undefined;
@@ -163,7 +282,17 @@ export async function writeDirAtomic<T>(
     throw new Error(`refusing to replace ${finalDir}: it exists and is not a directory`);
   }
 
+  reportStale(removeStaleTemps(target));
   const tmp = siblingTempPath(target, 'tmp');
+  trackTemp(tmp);
+  try {
+    return await swapInDir(target, finalDir, parent, tmp, fill);
+  } finally {
+    untrackTemp(tmp);
+  }
+}
+
+async function swapInDir<T>(target: string, finalDir: string, parent: string, tmp: string, fill: (tmpDir: string) => Promise<T>): Promise<T> {
   await fs.promises.mkdir(tmp);
   let result: T;
   try {
@@ -182,8 +311,14 @@ export async function writeDirAtomic<T>(
       if (!nowExisting.isDirectory()) {
         throw new Error(`refusing to replace ${finalDir}: it exists and is not a directory`);
       }
-      backup = siblingTempPath(target, 'old');
-      await fs.promises.rename(target, backup);
+      const b = siblingTempPath(target, 'old');
+      backup = b;
+      // Interrupted between the two renames: put the old directory back.
+      trackTemp(b, () => {
+        if (!fs.existsSync(target)) fs.renameSync(b, target);
+        else fs.rmSync(b, { recursive: true, force: true });
+      });
+      await fs.promises.rename(target, b);
     }
     await fs.promises.rename(tmp, target);
   } catch (err) {
@@ -192,6 +327,7 @@ export async function writeDirAtomic<T>(
       if ((await lstatOrUndefined(target).catch(() => undefined)) === undefined) {
         await fs.promises.rename(backup, target).catch(() => undefined);
       }
+      untrackTemp(backup);
     }
     await fs.promises.rm(tmp, { recursive: true, force: true }).catch(() => undefined);
     throw err;
@@ -199,6 +335,7 @@ export async function writeDirAtomic<T>(
   await fsyncDirBestEffort(parent);
   if (backup !== undefined) {
     await fs.promises.rm(backup, { recursive: true, force: true }).catch(() => undefined);
+    untrackTemp(backup);
   }
   return result;
 }

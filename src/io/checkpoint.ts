@@ -14,6 +14,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { createHash } from 'crypto';
 import { writeDirAtomic } from './atomic';
+import { oneLine } from './one-line';
+import { readFileBounded, readSettingsText, requireRegularFile, MAX_SETTINGS_FILE_BYTES } from './bounded-read';
 import {
   SafeTensor,
   SafeTensorCollection,
@@ -105,7 +107,7 @@ export class CheckpointError extends Error {
   readonly path: string;
 
   constructor(filePath: string, message: string) {
-    super(message);
+    super(oneLine(message));
     this.name = 'CheckpointError';
     this.path = filePath;
   }
@@ -228,7 +230,7 @@ async function requireCheckpointDir(dir: string): Promise<void> {
 }
 
 async function readJsonFile(file: string, dir: string): Promise<unknown> {
-  const text = await fs.promises.readFile(file, 'utf8');
+  const text = await readSettingsText(file, (m) => new CheckpointError(dir, m));
   try {
     return JSON.parse(text);
   } catch (err) {
@@ -273,7 +275,7 @@ async function readTokenizer(dir: string): Promise<Map<string, Uint8Array> | und
   const entries = await fs.promises.readdir(tokDir, { withFileTypes: true });
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   for (const e of entries) {
-    if (e.isFile()) files.set(e.name, new Uint8Array(await fs.promises.readFile(path.join(tokDir, e.name))));
+    if (e.isFile()) files.set(e.name, new Uint8Array(await readFileBounded(path.join(tokDir, e.name), MAX_SETTINGS_FILE_BYTES, (m) => new CheckpointError(dir, m))));
   }
   return files;
 }
@@ -335,10 +337,12 @@ export async function isCheckpointDir(p: string): Promise<boolean> {
 export async function checkpointHash(dir: string): Promise<string> {
   const file = path.join(dir, CHECKPOINT_FILES.weights);
   const st = await statOrUndefined(file);
-  if (st === undefined || !st.isFile()) {
+  if (st === undefined) {
     if ((await statOrUndefined(dir)) === undefined) throw new CheckpointError(dir, `checkpoint not found: ${dir}`);
     throw notACheckpoint(dir, `${CHECKPOINT_FILES.weights} is missing`);
   }
+  // A FIFO would block the stream below for ever, /dev/zero never end it.
+  await requireRegularFile(file, (m) => new CheckpointError(dir, m));
   const hash = createHash('sha256');
   for await (const chunk of fs.createReadStream(file)) hash.update(chunk as Buffer);
   return hash.digest('hex');

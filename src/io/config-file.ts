@@ -5,6 +5,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { parseDocument } from 'yaml';
+import { readSettingsTextSync } from './bounded-read';
 
 export type ConfigFileFormat = 'json' | 'yaml';
 
@@ -241,8 +242,9 @@ export function readConfigFile(filePath: string): Record<string, unknown> {
   }
   let text: string;
   try {
-    text = fs.readFileSync(filePath, 'utf8');
+    text = readSettingsTextSync(filePath, (m) => new ConfigFileError(filePath, m));
   } catch (err) {
+    if (err instanceof ConfigFileError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') throw new ConfigFileError(filePath, `config file not found: ${filePath}`);
     if (code === 'EISDIR') throw new ConfigFileError(filePath, `${filePath}: is a directory, not a config file`);

@@ -21,6 +21,10 @@
  */
 import * as fs from 'fs';
 import * as zlib from 'zlib';
+import { readFileBoundedSync } from './bounded-read';
+
+/** Dataset label files (Flowers-102's are 50 KB); a MAT-file is read whole, so it is capped. */
+const MAX_MAT_FILE_BYTES = 256 * 2 ** 20;
 
 export class MatError extends Error {
   constructor(message: string) {
@@ -220,7 +224,11 @@ class Reader {
     if (type === MI.UTF32 || type === MI.INT32 || type === MI.UINT32) {
       const v = new DataView(data.buffer, data.byteOffset, data.byteLength);
       let s = '';
-      for (let i = 0; i + 3 < data.length; i += 4) s += String.fromCodePoint(v.getUint32(i, this.le));
+      for (let i = 0; i + 3 < data.length; i += 4) {
+        const cp = v.getUint32(i, this.le);
+        if (cp > 0x10ffff) this.fail(`character data holds ${cp}, which is not a Unicode code point`, at);
+        s += String.fromCodePoint(cp);
+      }
       return s;
     }
     return this.fail(`character data in ${MI_NAMES[type] ?? `type ${type}`} is not supported`, at);
@@ -381,7 +389,7 @@ export function parseMat(bytes: Uint8Array, source = '<mat>'): MatFile {
 export function readMatFile(file: string): MatFile {
   let bytes: Buffer;
   try {
-    bytes = fs.readFileSync(file);
+    bytes = readFileBoundedSync(file, MAX_MAT_FILE_BYTES, (m) => new MatError(m));
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new MatError(`${file} does not exist`);
     throw e;

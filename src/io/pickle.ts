@@ -22,6 +22,7 @@
  * Nothing larger than the input is allocated from a size field: every length is checked against
  * the bytes that remain.
  */
+import { oneLine } from './one-line';
 
 /** Any problem with a pickle: malformed data, an unsupported opcode, a refused global. */
 export class PickleError extends Error {
@@ -29,7 +30,7 @@ export class PickleError extends Error {
   readonly reason: string;
 
   constructor(source: string, reason: string) {
-    super(`${source}: ${reason}`);
+    super(oneLine(`${source}: ${reason}`));
     this.name = 'PickleError';
     this.source = source;
     this.reason = reason;

@@ -203,6 +203,12 @@ export function torchGlobals(readStorage: StorageReader): PickleGlobals {
   return g;
 }
 
+/** data.pkl holds the structure only (names, shapes, storage keys): a few MB at most in practice. */
+const MAX_PICKLE_BYTES = 256 * 2 ** 20;
+const MAX_DEFLATED_STORAGE_BYTES = 256 * 2 ** 20;
+/** One storage; also the largest typed array a tensor becomes (2^31 - 1 bytes). */
+const MAX_STORAGE_BYTES = 2 ** 31 - 1;
+
 /** Finds `<root>/data.pkl` (the root directory's name varies with the torch version and file name). */
 function findRoot(zip: ZipArchive, file: string): string {
   const pkls = zip.names().filter((n) => n === 'data.pkl' || n.endsWith('/data.pkl'));
@@ -291,11 +297,18 @@ function readPytorchArchive(zip: ZipArchive, file: string): PytorchContent {
     if (hit !== undefined) return hit;
     const entry = `${root}data/${s.key}`;
     if (!zip.has(entry)) throw new PickleError(file, `storage ${s.key} is missing from the archive (no entry ${entry})`);
-    const bytes = zip.read(entry);
     const size = STORAGE_TYPES.find((t) => t[1] === s.dtype)?.[2] ?? 1;
-    if (bytes.length !== s.numel * size) {
-      throw new PickleError(file, `size mismatch: storage ${s.key} has ${bytes.length} bytes but ${s.numel} elements of ${s.dtype} need ${s.numel * size}`);
+    // The declared size against what the pickle needs, before a byte is read or inflated.
+    const declared = zip.size(entry);
+    if (declared !== s.numel * size) {
+      throw new PickleError(file, `size mismatch: storage ${s.key} has ${declared} bytes but ${s.numel} elements of ${s.dtype} need ${s.numel * size}`);
     }
+    if (declared > MAX_STORAGE_BYTES) throw new PickleError(file, `storage ${s.key} is ${declared} bytes, too large to load (limit ${MAX_STORAGE_BYTES})`);
+    // torch.save stores storages uncompressed; a large deflated one is a zip bomb, not a checkpoint.
+    if (zip.entries.get(entry)?.method === 8 && declared > MAX_DEFLATED_STORAGE_BYTES) {
+      throw new PickleError(file, `storage ${s.key} is deflated to expand to ${declared} bytes (torch.save stores storages uncompressed; at most ${MAX_DEFLATED_STORAGE_BYTES} deflated bytes are inflated)`);
+    }
+    const bytes = zip.read(entry);
     const data = decodeStorage(bytes, s.dtype, s.numel);
     decoded.set(s.key, data);
     return data;
@@ -318,7 +331,7 @@ function readPytorchArchive(zip: ZipArchive, file: string): PytorchContent {
     storages.set(key, s);
     return s;
   };
-  const pkl = zip.read(`${root}data.pkl`);
+  const pkl = zip.read(`${root}data.pkl`, { maxBytes: MAX_PICKLE_BYTES });
   let value: unknown;
   try {
     value = unpickle(pkl, { source: file, globals: torchGlobals(readStorage), persistentLoad });

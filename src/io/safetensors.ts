@@ -12,6 +12,7 @@
  * allocated beyond the size of the input.
  */
 import * as fs from 'fs';
+import { notRegularFileMessage } from './bounded-read';
 import { writeFileAtomic } from './atomic';
 
 /** Element types a safetensors file may declare that this reader understands. */
@@ -599,6 +600,11 @@ function fsError(source: string, err: unknown): Error {
 
 async function openForRead(filePath: string): Promise<fs.promises.FileHandle> {
   try {
+    // Before open: opening a FIFO for reading blocks until a writer comes.
+    const st = await fs.promises.stat(filePath);
+    if (st.isDirectory()) throw new SafetensorsError(filePath, 'is a directory, not a .safetensors file');
+    const msg = notRegularFileMessage(filePath, st);
+    if (msg !== undefined) throw new SafetensorsError(filePath, msg.slice(filePath.length + 1));
     return await fs.promises.open(filePath, 'r');
   } catch (err) {
     throw fsError(filePath, err);

@@ -29,10 +29,13 @@ import * as os from 'os';
 import * as path from 'path';
 import { pipeline } from 'stream/promises';
 import * as zlib from 'zlib';
+import { trackTemp, untrackTemp } from './atomic';
+import { requireRegularFileSync } from './bounded-read';
+import { oneLine } from './one-line';
 
 export class TarError extends Error {
   constructor(message: string) {
-    super(message);
+    super(oneLine(message));
     this.name = 'TarError';
   }
 }
@@ -406,6 +409,7 @@ function gzipError(file: string, err: unknown): Error {
 /** One streaming pass over an archive (plain or gzip), calling the visitor per member. */
 export async function scanTar(file: string, visitor: TarVisitor): Promise<void> {
   if (!fs.existsSync(file)) throw new TarError(`${file} does not exist`);
+  requireRegularFileSync(file, (m) => new TarError(m));
   const gz = isGzipFile(file);
   const parser = new TarStreamParser(file, visitor);
   // The visitor's own error (or the stop signal) is kept: pipeline may report it as an AbortError.
@@ -528,6 +532,7 @@ export async function extractTar(file: string, targetDir: string, opts: ExtractO
   const target = path.resolve(targetDir);
   fs.mkdirSync(target, { recursive: true });
   const staging = fs.mkdtempSync(path.join(target, '.spikeclip-extract-'));
+  trackTemp(staging);
   const result: ExtractResult = { files: [], directories: 0, bytes: 0 };
   let fd: number | null = null;
   const inside = (rel: string) => {
@@ -562,11 +567,13 @@ export async function extractTar(file: string, targetDir: string, opts: ExtractO
         fd = null;
       },
     });
+    checkMerge(staging, target, file);
     mergeInto(staging, target, file);
     return result;
   } finally {
     if (fd !== null) fs.closeSync(fd);
     fs.rmSync(staging, { recursive: true, force: true });
+    untrackTemp(staging);
   }
 
   /** Checks one member, creates its folder or opens its file; true when its data should follow. */
@@ -600,7 +607,28 @@ function lstatOrNull(p: string): fs.Stats | null {
   }
 }
 
-/** Moves the staged tree into the target; never follows a symbolic link found in the target. */
+/**
+ * Checks that the staged tree can be moved into the target (no symbolic link in the way, no file
+ * where a folder goes or the reverse) without moving anything: so a refusal leaves the target
+ * exactly as it was.
+ */
+function checkMerge(src: string, dst: string, archive: string): void {
+  for (const name of fs.readdirSync(src)) {
+    const s = path.join(src, name);
+    const d = path.join(dst, name);
+    const st = fs.lstatSync(s);
+    const dt = lstatOrNull(d);
+    if (dt?.isSymbolicLink()) throw new TarError(`${archive}: refusing to write through the symbolic link ${d}`);
+    if (st.isDirectory()) {
+      if (dt?.isDirectory()) checkMerge(s, d, archive);
+      else if (dt) throw new TarError(`${archive}: cannot extract folder ${d}: a file of that name exists`);
+    } else if (dt?.isDirectory()) {
+      throw new TarError(`${archive}: cannot extract file ${d}: a folder of that name exists`);
+    }
+  }
+}
+
+/** Moves the staged tree into the target (after {@link checkMerge}); never follows a symbolic link found in the target. */
 function mergeInto(src: string, dst: string, archive: string): void {
   for (const name of fs.readdirSync(src)) {
     const s = path.join(src, name);

@@ -10,6 +10,8 @@
  */
 import * as fs from 'fs';
 import * as zlib from 'zlib';
+import { requireRegularFileSync } from './bounded-read';
+import { oneLine } from './one-line';
 
 export class ZipError extends Error {
   /** The file (or a description of the in-memory source). */
@@ -17,7 +19,7 @@ export class ZipError extends Error {
   readonly reason: string;
 
   constructor(source: string, reason: string) {
-    super(`${source}: invalid zip archive: ${reason}`);
+    super(oneLine(`${source}: invalid zip archive: ${reason}`));
     this.name = 'ZipError';
     this.source = source;
     this.reason = reason;
@@ -84,6 +86,8 @@ const SIG_CENTRAL = 0x02014b50;
 const SIG_LOCAL = 0x04034b50;
 const EOCD_SIZE = 22;
 const MAX_COMMENT = 0xffff;
+/** Deflate's largest possible expansion (258-byte matches in 2-bit codes: ~1032:1). */
+const MAX_DEFLATE_RATIO = 1032;
 
 let CRC_TABLE: Uint32Array | undefined;
 
@@ -127,6 +131,7 @@ export class ZipArchive {
 
   /** Opens a zip file for random access; call close() when done. */
   static open(file: string): ZipArchive {
+    requireRegularFileSync(file, (m) => new ZipError(file, m.slice(file.length + 1)));
     const src = fileSource(file);
     try {
       return ZipArchive.fromSource(src, file);
@@ -160,9 +165,20 @@ export class ZipArchive {
     return this.locateData(e);
   }
 
-  /** The uncompressed bytes of an entry, CRC-checked. */
-  read(name: string): Uint8Array {
+  /** The declared uncompressed size of an entry (checked against the data when it is read). */
+  size(name: string): number {
+    return this.entry(name).uncompressedSize;
+  }
+
+  /**
+   * The uncompressed bytes of an entry, CRC-checked. `maxBytes` refuses an entry that declares
+   * more, before anything is read or inflated.
+   */
+  read(name: string, opts: { maxBytes?: number } = {}): Uint8Array {
     const e = this.entry(name);
+    if (opts.maxBytes !== undefined && e.uncompressedSize > opts.maxBytes) {
+      throw new ZipError(this.source, `entry ${name} declares ${e.uncompressedSize} bytes, more than the ${opts.maxBytes} allowed for it`);
+    }
     const start = this.locateData(e);
     const raw = this.bytes.read(start, e.compressedSize);
     let out: Uint8Array;
@@ -296,6 +312,9 @@ function readCentralDirectory(src: ByteSource, source: string): Map<string, ZipE
       q += 4 + len;
     }
     if (entries.has(name)) throw new ZipError(source, `duplicate entry ${name}`);
+    if (method === 8 && uncompressedSize > compressedSize * MAX_DEFLATE_RATIO + 1024) {
+      throw new ZipError(source, `entry ${name} declares ${uncompressedSize} bytes from ${compressedSize} deflated bytes, more than deflate can produce (at most ${MAX_DEFLATE_RATIO}:1)`);
+    }
     if (localHeaderOffset >= size) throw new ZipError(source, `entry ${name} starts beyond the end of the file (truncated?)`);
     entries.set(name, {
       name,

@@ -82,10 +82,33 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/**
+ * Upper bounds of the size fields (far above every released CLIP: ViT-bigG has width 1664, 48
+ * layers), so a damaged config.json is refused before anything is allocated.
+ */
+export const CLIP_CONFIG_LIMITS: Readonly<Record<string, number>> = Object.freeze({
+  hidden_size: 8192,
+  intermediate_size: 65536,
+  num_hidden_layers: 128,
+  num_attention_heads: 1024,
+  vocab_size: 1_000_000,
+  max_position_embeddings: 4096,
+  image_size: 1024,
+  patch_size: 1024,
+  projection_dim: 8192,
+});
+
+/** Scalars of both towers together (2^32; ViT-bigG/14, the largest CLIP released, has 2.5e9). */
+export const CLIP_MAX_PARAMETERS = 2 ** 32;
+
 function posInt(obj: Record<string, unknown>, key: string, where: string): number {
   const v = obj[key];
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) {
     throw new ClipConfigError(`${where}.${key} must be a positive integer, got ${JSON.stringify(v)}`);
+  }
+  const max = CLIP_CONFIG_LIMITS[key];
+  if (max !== undefined && v > max) {
+    throw new ClipConfigError(`${where}.${key} ${v} is beyond the limit ${max}; the file is damaged or not a CLIP config`);
   }
   return v;
 }
@@ -183,7 +206,23 @@ function parse(raw: unknown): ClipConfig {
   if (vision.imageSize % vision.patchSize !== 0) {
     throw new ClipConfigError(`vision_config.image_size ${vision.imageSize} is not a multiple of vision_config.patch_size ${vision.patchSize}`);
   }
-  return { text, vision, projectionDim, logitScaleInit };
+  const config = { text, vision, projectionDim, logitScaleInit };
+  const params = countClipParameters(config);
+  if (params > CLIP_MAX_PARAMETERS) {
+    throw new ClipConfigError(`the model has ${params.toLocaleString('en-US')} parameters, beyond the limit of ${CLIP_MAX_PARAMETERS.toLocaleString('en-US')}; the file is damaged or not a CLIP config`);
+  }
+  return config;
+}
+
+/** Scalars of a CLIPModel, from closed formulas (nothing allocated). */
+export function countClipParameters(c: ClipConfig): number {
+  const layer = (t: ClipTowerConfig): number => 4 * (t.hiddenSize * t.hiddenSize + t.hiddenSize) + 2 * t.hiddenSize * t.intermediateSize + t.intermediateSize + t.hiddenSize + 4 * t.hiddenSize;
+  const t = c.text;
+  const v = c.vision;
+  const g = v.imageSize / v.patchSize;
+  const text = (t.vocabSize + t.maxPositions) * t.hiddenSize + t.numLayers * layer(t) + 2 * t.hiddenSize;
+  const vision = v.hiddenSize + v.hiddenSize * v.numChannels * v.patchSize * v.patchSize + (g * g + 1) * v.hiddenSize + 4 * v.hiddenSize + v.numLayers * layer(v);
+  return text + vision + c.projectionDim * (t.hiddenSize + v.hiddenSize) + 1;
 }
 
 /** Number of patches per image side. */

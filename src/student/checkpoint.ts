@@ -11,6 +11,7 @@ import { imageEncoderTensors, textEncoderTensors } from '../models/describe';
 import { tensorToFloat32, type SafeTensor, type SafeTensorCollection } from '../io/safetensors';
 import { validateConfig, type SpikeClipConfig } from '../models/config';
 import { SpikeClip } from '../models/spikeclip';
+import { describeWeightMismatch } from '../models/check-weights';
 import type { TensorData } from '../snn/module';
 import type { Provenance } from '../cli/provenance';
 
@@ -69,6 +70,9 @@ export async function loadStudentCheckpoint(dir: string, opts: { trainingState?:
     throw new CheckpointError(dir, `${dir}/config.json: student checkpoint without an "architecture" entry`);
   }
   const config = validateConfig(ck.config.architecture, `${dir}/config.json: architecture`);
+  // Shapes first: a config that does not fit its weights is refused before anything is allocated.
+  const mismatch = describeWeightMismatch(config, ck.weights ?? new Map());
+  if (mismatch !== undefined) throw new CheckpointError(dir, `${dir}/model.safetensors does not match its architecture: ${mismatch}`);
   const model = new SpikeClip(config, { seed: 0 });
   try {
     // num_batches_tracked and other foreign extras are not ours: strict on our names only.

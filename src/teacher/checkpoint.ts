@@ -25,6 +25,7 @@ import { tokenizerFromFiles } from '../text/tokenizer-files';
 import type { ClipTokenizer } from '../text/tokenizer';
 import { ClipConfig, ClipConfigError, clipTensorShapes, isIgnoredClipTensor, parseHfClipConfig } from '../models/clip-config';
 import { ClipTeacher, checkHfWeights } from '../models/clip-teacher';
+import { MAX_SETTINGS_FILE_BYTES, readFileBoundedSync, readSettingsTextSync } from '../io/bounded-read';
 
 /** Files copied into the checkpoint's tokenizer/ folder (the first two are required). */
 export const CLIP_TOKENIZER_FILES = ['vocab.json', 'merges.txt', 'tokenizer_config.json', 'special_tokens_map.json'] as const;
@@ -49,7 +50,7 @@ function exists(p: string): boolean {
 }
 
 function readJson(file: string): unknown {
-  const text = fs.readFileSync(file, 'utf8');
+  const text = readSettingsTextSync(file, (m) => new ClipConfigError(m));
   try {
     return JSON.parse(text);
   } catch (err) {
@@ -111,7 +112,7 @@ export function openHfClipFolder(dir: string): HfClipFolder {
   }
 
   const tokenizerFiles = new Map<string, Uint8Array>();
-  for (const f of CLIP_TOKENIZER_FILES) if (exists(at(f))) tokenizerFiles.set(f, new Uint8Array(fs.readFileSync(at(f))));
+  for (const f of CLIP_TOKENIZER_FILES) if (exists(at(f))) tokenizerFiles.set(f, new Uint8Array(readFileBoundedSync(at(f), MAX_SETTINGS_FILE_BYTES, (m) => new ClipConfigError(m))));
   const tokenizer = tokenizerFromFiles(tokenizerFiles, dir);
   checkTokenizerAgainstConfig(tokenizer, config, dir);
   return { dir: path.resolve(dir), configJson: configJson as Record<string, unknown>, config, weightsFormat, weightsFiles, preprocessorJson, preprocess, tokenizerFiles, tokenizer, notes };

@@ -20,6 +20,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as zlib from 'zlib';
 import { htmlUnescape } from './html-unescape';
+import { MAX_SETTINGS_FILE_BYTES, readFileBoundedSync, readSettingsTextSync } from '../io/bounded-read';
 
 export class TokenizerError extends Error {
   constructor(message: string) {
@@ -127,7 +128,9 @@ export class ClipTokenizer {
     }
     this.startId = start;
     this.endId = end;
-    this.vocabSize = Math.max(...vocab.values()) + 1;
+    let maxId = -1;
+    for (const id of vocab.values()) if (id > maxId) maxId = id;
+    this.vocabSize = maxId + 1;
     this.ranks = new Map();
     merges.forEach(([a, b], i) => {
       const key = `${a} ${b}`;
@@ -146,10 +149,11 @@ export class ClipTokenizer {
     const vocab = path.join(dir, 'vocab.json');
     const merges = path.join(dir, 'merges.txt');
     if (fs.existsSync(vocab) && fs.existsSync(merges)) {
-      return new ClipTokenizer(parseVocabJson(fs.readFileSync(vocab, 'utf8'), vocab), parseMerges(fs.readFileSync(merges, 'utf8'), merges));
+      const read = (f: string): string => readSettingsTextSync(f, (m) => new TokenizerError(m));
+      return new ClipTokenizer(parseVocabJson(read(vocab), vocab), parseMerges(read(merges), merges));
     }
     const bpe = path.join(dir, 'bpe_simple_vocab_16e6.txt.gz');
-    if (fs.existsSync(bpe)) return ClipTokenizer.fromOpenAiBpe(fs.readFileSync(bpe), bpe);
+    if (fs.existsSync(bpe)) return ClipTokenizer.fromOpenAiBpe(readFileBoundedSync(bpe, MAX_SETTINGS_FILE_BYTES, (m) => new TokenizerError(m)), bpe);
     const missing = [vocab, merges].filter((f) => !fs.existsSync(f)).map((f) => path.basename(f));
     throw new TokenizerError(`${dir}: no CLIP tokenizer files (missing ${missing.join(' and ')}; or put OpenAI's bpe_simple_vocab_16e6.txt.gz there)`);
   }
@@ -213,24 +217,35 @@ export class ClipTokenizer {
     return word;
   }
 
-  /** The BPE tokens of a text (no start/end tokens). */
-  tokenize(text: string): string[] {
+  /**
+   * The BPE tokens of a text (no start/end tokens). With `limit`, stops once more than `limit`
+   * tokens are known (so a 100,000-character text costs no more than a short one): the first
+   * `limit` tokens are those of the whole text, except that a single word longer than
+   * 32 * (limit + 1) bytes is cut there before BPE (CLIP's tokens are far shorter).
+   */
+  tokenize(text: string, limit = Infinity): string[] {
     const out: string[] = [];
-    for (const piece of preTokenize(cleanText(text))) {
+    const maxPiece = Number.isFinite(limit) ? 32 * (limit + 1) : Infinity;
+    for (const m of cleanText(text).matchAll(CLIP_PATTERN)) {
+      if (out.length > limit) break;
+      const piece = m[0];
       if (piece === START_OF_TEXT || piece === END_OF_TEXT) {
         out.push(piece);
         continue;
       }
       let mapped = '';
-      for (const b of this.textEncoder.encode(piece)) mapped += this.byteEncoder[b];
-      out.push(...this.bpe(mapped));
+      for (const b of this.textEncoder.encode(piece.length > maxPiece ? piece.slice(0, maxPiece) : piece)) {
+        if (mapped.length >= maxPiece) break;
+        mapped += this.byteEncoder[b];
+      }
+      for (const t of this.bpe(mapped)) out.push(t);
     }
     return out;
   }
 
-  /** Token ids of a text without start/end tokens (OpenAI's `SimpleTokenizer.encode`). */
-  encodeText(text: string): number[] {
-    return this.tokenize(text).map((t) => {
+  /** Token ids of a text without start/end tokens (OpenAI's `SimpleTokenizer.encode`); with `limit`, see {@link tokenize}. */
+  encodeText(text: string, limit = Infinity): number[] {
+    return this.tokenize(text, limit).map((t) => {
       const id = this.encoder.get(t);
       if (id === undefined) throw new TokenizerError(`token ${JSON.stringify(t)} of ${JSON.stringify(text)} is not in the vocabulary (incomplete vocab.json?)`);
       return id;
@@ -241,10 +256,11 @@ export class ClipTokenizer {
   encode(text: string, contextLength = CLIP_CONTEXT_LENGTH, opts: EncodeOptions = {}): Int32Array {
     if (!Number.isInteger(contextLength) || contextLength < 2) throw new TokenizerError(`context length must be an integer >= 2, got ${contextLength}`);
     const padId = opts.padId ?? this.endId;
-    const ids = [this.startId, ...this.encodeText(text), this.endId];
+    // Only the tokens that can fit are computed (a huge text is truncated, not tokenized whole).
+    const ids = [this.startId, ...this.encodeText(text, contextLength - 2), this.endId];
     if (ids.length > contextLength) {
       if (opts.truncate === false) {
-        throw new TokenizerError(`${JSON.stringify(text.length > 60 ? `${text.slice(0, 57)}...` : text)} is ${ids.length} tokens, longer than the context length ${contextLength}`);
+        throw new TokenizerError(`${JSON.stringify(text.length > 60 ? `${text.slice(0, 57)}...` : text)} is more than ${contextLength - 2} tokens plus start and end, longer than the context length ${contextLength}`);
       }
       ids.length = contextLength;
       ids[contextLength - 1] = this.endId;

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { toErrorReport } from '../../src/cli/errors';
 import { BackendError, describeBackend, initBackend, parseBackendChoice, releaseBackend, resolveBackendChoice } from '../../src/backend';
 
 describe('backend choice', () => {
@@ -62,6 +63,9 @@ describe('initBackend', () => {
     await expect(initBackend({ backend: 'node', env: {} })).rejects.toThrow(
       /native backend \(@tensorflow\/tfjs-node\) is not available: .*use --backend wasm/,
     );
+    // "not available" is exit status 3 (docs/cli.md), not 4 (bad input)
+    const err = await initBackend({ backend: 'node', env: {} }).catch((e: unknown) => e);
+    expect(toErrorReport(err)).toMatchObject({ status: 3, code: 'E_NOT_AVAILABLE' });
     expect(tf.getBackend()).toBe(before);
   });
 

@@ -83,6 +83,21 @@ describe('threaded wasm in Node', () => {
     expect(got.out.spikes).toEqual(single.out.spikes);
   });
 
+  it('says so when --threads asks for more than the threaded build has (issue 13)', () => {
+    const r = runChild(`
+const { initBackend, releaseBackend } = src('backend/index.ts');
+process.on('warning', (w) => console.error('WARNING ' + w.message));
+(async () => {
+  const info = await initBackend({ backend: 'wasm', env: {}, threads: 1000 });
+  console.log(JSON.stringify({ threads: info.threads }));
+  releaseBackend();
+})();`, 60_000);
+    expect(r.status).toBe(0);
+    const got = lastJson<{ threads: number }>(r);
+    if (got.threads > 1) expect(r.stderr).toContain(`WARNING --threads 1000: the threaded build started ${got.threads} of 1000 threads (it has at most 8); using ${got.threads}`);
+    else expect(r.stderr).toMatch(/WARNING --threads 1000: /);
+  });
+
   it('defaults to all cores and exits after releaseBackend', () => {
     const r = runChild(computeScript('default', true), 60_000);
     expect(r.timedOut).toBe(false);

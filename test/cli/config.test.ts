@@ -1,4 +1,5 @@
 import { ConfigError, kebab, mergeConfig, FlagSpec } from '../../src/cli/config';
+import { toErrorReport } from '../../src/cli/errors';
 
 const intParse = async (s: string): Promise<number> => {
   if (!/^-?\d+$/.test(s)) throw new Error(`Expected an integer but received: ${s}`);
@@ -36,6 +37,9 @@ describe('config files', () => {
 
   it('refuses unknown keys and lists the accepted ones', async () => {
     await expect(mergeConfig('c.json', { sead: 1 }, {}, specs, new Set())).rejects.toThrow(ConfigError);
+    // a usage error like an unknown flag: exit status 2, as docs/cli.md says
+    const err = await mergeConfig('c.json', { sead: 1 }, {}, specs, new Set()).catch((e: unknown) => e);
+    expect(toErrorReport(err).status).toBe(2);
     await expect(mergeConfig('c.json', { sead: 1 }, {}, specs, new Set())).rejects.toThrow(
       'c.json: unknown key "sead"; this command accepts: backend, batch-size, dataset, preset, quiet, seed',
     );

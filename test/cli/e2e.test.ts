@@ -134,7 +134,7 @@ describe('errors', () => {
     const file = path.join(dir, 'c.yaml');
     fs.writeFileSync(file, 'sead: 3\n');
     const r = cli(['inspect', '--config', file, '--json']);
-    expect(r.status).toBe(4);
+    expect(r.status).toBe(2); // a usage error, like an unknown flag (docs/cli.md)
     const doc = JSON.parse(r.stdout) as { error: { message: string } };
     expect(doc.error.message).toContain(`${file}: unknown key "sead"`);
   });

@@ -273,7 +273,7 @@ describe('undecodable images', () => {
     const loader = new DataLoader(fileSplit(broken), { view: studentView(), batchSize: 3, shuffle: false, workers: 1, cache: false, strict: true });
     const e = await collect(loader, 0).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(DatasetError);
-    expect((e as Error).message).toMatch(/truncated\.jpg.*without --strict/);
+    expect((e as Error).message).toMatch(/truncated\.jpg.*without strict/);
     await loader.close();
   });
 });

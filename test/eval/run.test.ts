@@ -67,6 +67,16 @@ describe('runEval (student, shapes)', () => {
     const empty = path.join(dir, 'empty.txt');
     fs.writeFileSync(empty, '\n');
     await expect(prepareEval({ ...missing, templatesFile: empty })).rejects.toMatchObject({ exitCode: 4, message: expect.stringContaining('is empty') });
+    // an unwritable --output or --plot, before any work (issue 13): a file where its folder should be, a folder, a read-only folder
+    fs.writeFileSync(path.join(dir, 'afile'), 'x');
+    await expect(prepareEval({ ...missing, output: path.join(dir, 'afile', 'r.json') })).rejects.toMatchObject({ exitCode: 4, message: expect.stringMatching(/--output .*r\.json cannot be written: .*afile is not a folder/) });
+    await expect(prepareEval({ ...missing, plot: dir + '/' })).rejects.toThrow(/must be a \.svg or \.png file|is a directory/);
+    await expect(prepareEval({ ...missing, output: dir })).rejects.toThrow(/--output .* cannot be written: .* is a directory/);
+    if (process.getuid?.() !== 0) {
+      const ro = path.join(dir, 'ro');
+      fs.mkdirSync(ro, { mode: 0o555 });
+      await expect(prepareEval({ ...missing, output: path.join(ro, 'sub', 'r.json') })).rejects.toThrow(/cannot be written: the folder .*ro is not writable/);
+    }
     // then the checkpoint (config and tokenizer only)
     await expect(prepareEval(missing)).rejects.toThrow(/no-such-checkpoint/);
     await expect(prepareEval({ ...missing, checkpoint: dir })).rejects.toThrow(/not a spikeclip checkpoint/);

@@ -207,6 +207,38 @@ describe('safe extraction', () => {
     expect(fs.readdirSync(outside)).toEqual([]);
     expect(fs.readdirSync(target)).toEqual(['root']);
   });
+
+  test('a refusal while moving into the target leaves nothing of the archive behind (issue 13, item 10)', async () => {
+    const outside = path.join(tmp, 'outside');
+    fs.mkdirSync(outside);
+    const target = path.join(tmp, 'data');
+    fs.mkdirSync(path.join(target, 'keep'), { recursive: true });
+    fs.writeFileSync(path.join(target, 'keep', 'old.txt'), 'old');
+    fs.symlinkSync(outside, path.join(target, 'jpg'));
+    // members that would move in first (a new folder, a file into an existing folder, a top-level file), then one refused
+    const file = put('a.tar', writeTar([
+      { name: 'annotations/', type: 'directory' },
+      { name: 'annotations/list.txt', data: 'x' },
+      { name: 'keep/new.txt', data: 'new' },
+      { name: 'keep/old.txt', data: 'replaced' },
+      { name: 'README', data: 'r' },
+      { name: 'jpg/1.jpg', data: 'img' },
+    ]));
+    await expect(extractTar(file, target)).rejects.toThrow(/refusing to write through the symbolic link .*jpg/);
+    expect(fs.readdirSync(target).sort()).toEqual(['jpg', 'keep']);
+    expect(fs.readdirSync(path.join(target, 'keep'))).toEqual(['old.txt']);
+    expect(fs.readFileSync(path.join(target, 'keep', 'old.txt'), 'utf8')).toBe('old');
+    expect(fs.readdirSync(outside)).toEqual([]);
+  });
+
+  test('a file where the archive has a folder (and the reverse) is refused before anything moves', async () => {
+    const target = path.join(tmp, 'data2');
+    fs.mkdirSync(target);
+    fs.writeFileSync(path.join(target, 'zzz'), 'a file');
+    const file = put('b.tar', writeTar([{ name: 'aaa/x.txt', data: 'x' }, { name: 'zzz/y.txt', data: 'y' }]));
+    await expect(extractTar(file, target)).rejects.toThrow(/cannot extract folder .*zzz: a file of that name exists/);
+    expect(fs.readdirSync(target)).toEqual(['zzz']);
+  });
 });
 
 describe('random access', () => {

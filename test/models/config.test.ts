@@ -1,4 +1,4 @@
-import { ConfigError, PRESET_NAMES, getPreset, validateConfig } from '../../src/models';
+import { CONFIG_LIMITS, ConfigError, PRESET_NAMES, countConfigParameters, describeArchitecture, getPreset, validateConfig } from '../../src/models';
 
 describe('presets', () => {
   test('spikeclip-b is the reference architecture', () => {
@@ -78,5 +78,50 @@ describe('validateConfig', () => {
     expect(v.text.maxPositions).toBe(77);
     expect(v.image.neuron).toMatchObject({ kind: 'lif', tau: 2, vThreshold: 0.75 });
     expect(v.text.neuron.vThreshold).toBe(1);
+  });
+});
+
+describe('validateConfig: bounds before anything is allocated (issue 13, items 1-3)', () => {
+  const base = () => JSON.parse(JSON.stringify(getPreset('spikeclip-tiny')));
+  const bad = (edit: (c: any) => void, message: RegExp) => {
+    const c = base();
+    edit(c);
+    const t0 = Date.now();
+    expect(() => validateConfig(c, 'ck/config.json: architecture')).toThrow(ConfigError);
+    expect(() => validateConfig(c, 'ck/config.json: architecture')).toThrow(message);
+    expect(Date.now() - t0).toBeLessThan(200);
+  };
+
+  test('each size field has an upper bound, named with the file and key', () => {
+    bad((c) => (c.image.timeSteps = 1e9), /^ck\/config\.json: architecture\.image\.timeSteps: 1000000000 is beyond the limit 64/);
+    bad((c) => (c.image.depth = 1e7), /architecture\.image\.depth: 10000000 is beyond the limit 64/);
+    bad((c) => (c.image.embedDim = 2 ** 20), /architecture\.image\.embedDim: 1048576 is beyond the limit 8192/);
+    bad((c) => (c.image.imageSize = 4096), /architecture\.image\.imageSize: 4096 is beyond the limit 1024/);
+    bad((c) => (c.image.mlpRatio = 1e6), /architecture\.image\.mlpRatio: 1000000 is beyond the limit 16/);
+    bad((c) => (c.image.heads = 2048), /architecture\.image\.heads: 2048 is beyond the limit 1024/);
+    bad((c) => (c.text.vocabSize = 1e9), /architecture\.text\.vocabSize: 1000000000 is beyond the limit 1000000/);
+    bad((c) => (c.text.width = 1e6), /architecture\.text\.width: 1000000 is beyond the limit 8192/);
+    bad((c) => (c.text.hidden = 1e8), /architecture\.text\.hidden: 100000000 is beyond the limit 65536/);
+    bad((c) => (c.text.timeSteps = 1e9), /architecture\.text\.timeSteps: 1000000000 is beyond the limit 64/);
+    bad((c) => ((c.text.maxPositions = 1e9), (c.text.contextLength = 1e9)), /architecture\.text\.contextLength: 1000000000 is beyond the limit 1024/);
+    bad((c) => ((c.image.outputDim = 1e9), (c.text.outputDim = 1e9)), /architecture\.image\.outputDim: 1000000000 is beyond the limit 8192/);
+  });
+
+  test('fields within their bounds but together too large: the parameter and activation budgets', () => {
+    // every field legal, the model 8192-wide and 64 deep: far beyond 2^28 parameters
+    bad((c) => ((c.image.embedDim = 8192), (c.image.heads = 8), (c.image.depth = 64)), /architecture: the architecture has [\d,]+ parameters .* beyond the limit of 268,435,456/);
+    bad((c) => ((c.text.vocabSize = 1_000_000), (c.text.width = 8192)), /parameters .*beyond the limit/);
+    bad((c) => ((c.image.imageSize = 1024), (c.image.heads = 1)), /architecture\.image: one sample would need [\d,]+ activations \(attention scores/);
+  });
+
+  test('the presets are far inside the limits; the closed-form count matches the tensor list', () => {
+    for (const name of PRESET_NAMES) {
+      const c = getPreset(name);
+      const p = countConfigParameters(c);
+      const d = describeArchitecture(c);
+      expect(p.image).toBe(d.image.parameters);
+      expect(p.text).toBe(d.text.parameters);
+      expect(p.image + p.text).toBeLessThan(CONFIG_LIMITS.parameters / 2);
+    }
   });
 });

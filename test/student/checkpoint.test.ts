@@ -72,4 +72,21 @@ describe('student checkpoints', () => {
     expect(r.architectureCheck?.matches).toBe(false);
     expect(r.architectureCheck?.shapeMismatches[0]).toMatch(/^image\.proj\.weight: stored \[1\]/);
   });
+  it('compares the stored shapes with config.json before building the model (issue 13)', async () => {
+    const model = new SpikeClip(micro(), { seed: 1 });
+    const dir = path.join(tmp(), 'ckpt');
+    await saveStudentCheckpoint(dir, model);
+    model.dispose();
+    const file = path.join(dir, 'config.json');
+    const cfg = JSON.parse(fs.readFileSync(file, 'utf8'));
+    // legal on its own (within every bound and the parameter budget) but 800 MB to build
+    cfg.architecture.text.vocabSize = 400_000;
+    cfg.architecture.text.width = 512;
+    fs.writeFileSync(file, JSON.stringify(cfg));
+    const heap0 = process.memoryUsage().heapUsed;
+    const t0 = Date.now();
+    await expect(loadStudentCheckpoint(dir)).rejects.toThrow(/model\.safetensors does not match its architecture: shape mismatch: text\.fc1\.weight is \[32, 16\], the architecture needs \[2048, 16\]/);
+    expect(Date.now() - t0).toBeLessThan(1500);
+    expect(process.memoryUsage().heapUsed - heap0).toBeLessThan(100 * 2 ** 20);
+  });
 });

@@ -46,7 +46,7 @@ checksum are not fetched again. SPIKECLIP_DATA_MIRROR (or the hidden --url-base)
       onStep: (s) => {
         this.progress.stop();
         if (s.action === 'download') this.note(`fetching ${s.file} from ${s.url}`);
-        else if (s.action === 'skip') this.note(`${s.file} is already there with the published checksum`);
+        else if (s.action === 'skip') this.note(`${s.file} is already there with the ${this.flags.checksums ? `checksum given in ${this.flags.checksums}` : 'published checksum'}`);
         else this.note(`extracting ${s.file}`);
       },
     });
