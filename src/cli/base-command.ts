@@ -3,7 +3,9 @@
  * --quiet, --debug, one error path, progress on stderr, and backend start-up/shut-down.
  */
 import { Command, Flags, Interfaces } from '@oclif/core';
-import { BACKEND_CHOICES, BackendInfo, describeBackend, initBackend, releaseBackend } from '../backend';
+// TF.js loads only when a command computes (useBackend): listing, help and --version stay fast.
+import type { BackendInfo } from '../backend';
+import { BACKEND_CHOICES } from '../backend/choices';
 import { readConfigFile } from '../io/config-file';
 import { FlagSpec, mergeConfig } from './config';
 import { errorEnvelope, formatErrorForHuman, toErrorReport } from './errors';
@@ -96,7 +98,7 @@ export abstract class SpikeclipCommand<T extends typeof Command> extends Command
   /** Starts the TF.js backend (once) and reports it on stderr. */
   protected async useBackend(): Promise<BackendInfo> {
     if (this.backendInfo) return this.backendInfo;
-    const { installBackendHooks } = await import('./backend-hooks');
+    const [{ initBackend, describeBackend }, { installBackendHooks }] = await Promise.all([import('../backend'), import('./backend-hooks')]);
     const info = await initBackend({ backend: this.flags.backend, threads: this.flags.threads }, installBackendHooks());
     this.backendInfo = info;
     this.note(describeBackend(info));
@@ -132,7 +134,7 @@ export abstract class SpikeclipCommand<T extends typeof Command> extends Command
   }
 
   protected override async finally(err: Error | undefined): Promise<void> {
-    releaseBackend();
+    if (this.backendInfo) (await import('../backend')).releaseBackend();
     await super.finally(err);
   }
 }
