@@ -18,7 +18,7 @@
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../src/tf';
 import { describeBackend, initBackend, releaseBackend } from '../src/backend';
 import { installTrainingKernels } from '../src/backend/gradients';
 import { describeArchitecture } from '../src/models/describe';

@@ -5,7 +5,7 @@
  * An explicitly requested backend never falls back: it fails with the reason.
  */
 import * as path from 'path';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf';
 import { BACKEND_CHOICES, type BackendChoice, type BackendName } from './choices';
 import { cpuCount, MAX_WASM_THREADS, threadedWasmUnavailable, unrefWasmWorkers, withThreadedWasm } from './threads';
 

@@ -15,7 +15,7 @@
  * ...), so `fromHfWeights` maps a `model.safetensors` / `pytorch_model.bin` one to one; only the
  * layouts differ (Linear [out, in] -> [in, out], the patch conv OIHW -> HWIO). Inference only.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf';
 import { CheckpointError } from '../io/checkpoint';
 import type { SafeTensor } from '../io/safetensors';
 import { Module, ModuleError, type TensorData } from '../snn/module';

@@ -4,8 +4,8 @@
  * Tolerance: max |wasm - cpu| <= 1e-4 * max(1, max |cpu|) per gradient (float32 sums of a few
  * hundred products, in different orders).
  */
-import * as tf from '@tensorflow/tfjs';
-import type { Tensor } from '@tensorflow/tfjs';
+import * as tf from '../../src/tf';
+import type { Tensor } from '../../src/tf';
 import { initBackend } from '../../src/backend';
 import {
   installTrainingKernels,

@@ -4,7 +4,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/tf';
 import { prepareEval, runEval } from '../../src/eval/run';
 import { classifierCachePath } from '../../src/eval/classifier';
 import { tmpDir, writeMicroStudent } from '../helpers/eval-fixtures';
