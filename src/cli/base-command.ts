@@ -53,6 +53,8 @@ export abstract class SpikeclipCommand<T extends typeof Command> extends Command
 
   protected flags!: BaseFlags<T>;
   protected args!: BaseArgs<T>;
+  /** Every positional argument, in order (for commands with `strict = false` that take many). */
+  protected argvRest: string[] = [];
   protected backendInfo?: BackendInfo;
   protected progress!: Progress;
   private readonly warningsSeen: string[] = [];
@@ -70,7 +72,7 @@ export abstract class SpikeclipCommand<T extends typeof Command> extends Command
       if (!this.quietEnabled) process.stderr.write(`Warning: ${w.message}\n`);
     });
     const ctor = this.ctor as typeof SpikeclipCommand;
-    const { flags, args, metadata } = await this.parse({
+    const { flags, args, argv, metadata } = await this.parse({
       flags: ctor.flags,
       baseFlags: ctor.baseFlags,
       args: ctor.args,
@@ -90,6 +92,7 @@ export abstract class SpikeclipCommand<T extends typeof Command> extends Command
     }
     this.flags = merged as BaseFlags<T>;
     this.args = args as BaseArgs<T>;
+    this.argvRest = argv.map(String);
     this.debugEnabled = Boolean(this.flags.debug);
     this.quietEnabled = Boolean(this.flags.quiet);
     this.progress = createProgress({ enabled: !this.jsonEnabled() && !this.quietEnabled, log: !this.jsonEnabled() && !this.quietEnabled });
