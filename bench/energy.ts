@@ -10,7 +10,7 @@
  * its own (`node dist-bench/bench/energy.js [--quick] [--reps N]` after `tsc -p tsconfig.bench.json`)
  * to print them.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../src/tf';
 import { getPreset } from '../src/models/config';
 import { SpikeClipImageEncoder } from '../src/models/image-encoder';
 import { INFERENCE, type ForwardContext } from '../src/snn/module';

@@ -12,7 +12,7 @@
  * own (`node dist-bench/bench/eval.js [--quick] [--reps N]` after `tsc -p tsconfig.bench.json`) to
  * print them.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../src/tf';
 import { buildClassMatrix, ZeroShotClassifier } from '../src/eval/classifier';
 import { getPreset } from '../src/models/config';
 import { SpikeClipImageEncoder } from '../src/models/image-encoder';

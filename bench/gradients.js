@@ -26,7 +26,7 @@ require.extensions['.ts'] = (module, filename) => {
   module._compile(out.outputText, filename);
 };
 
-const tf = require('@tensorflow/tfjs');
+const tf = require('../src/tf');
 const root = path.join(__dirname, '..');
 const { initBackend, releaseBackend } = require(path.join(root, 'src/backend/index.ts'));
 const { installTrainingKernels, uninstallTrainingKernels } = require(path.join(root, 'src/backend/gradients/index.ts'));

@@ -3,7 +3,7 @@
  * (later suites) event-driven against dense products. Each case runs ours and the baseline
  * interleaved in the same process, so the ratio holds under the machine's load at the time.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../src/tf';
 import { setFusedKernels } from '../src/snn/fused';
 import { MultiStepNeuron, validateNeuronConfig } from '../src/snn/neuron';
 import { BenchResult, median } from './common';

@@ -8,7 +8,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../src/tf';
 import { DataLoader } from '../src/data/loader';
 import { openShapes } from '../src/data/shapes';
 import { subsetSplit } from '../src/data/splits';

@@ -3,7 +3,7 @@
  * in training mode, cosine alignment loss, backward, Adam-AMSGrad update) and inference, in
  * images (or prompts) per second.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../src/tf';
 import { getPreset } from '../src/models/config';
 import { SpikeClipImageEncoder } from '../src/models/image-encoder';
 import { SpikeClipTextEncoder } from '../src/models/text-encoder';

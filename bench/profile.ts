@@ -4,7 +4,7 @@
  *
  *   npm run bench -- --only profile            (or: node dist-bench/bench/profile.js [--batch B] [--preset P])
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../src/tf';
 import { getPreset } from '../src/models/config';
 import { SpikeClipImageEncoder } from '../src/models/image-encoder';
 import { TRAINING } from '../src/snn/module';

@@ -4,7 +4,9 @@
  *
  * Options:
  *   --json                 one JSON document on stdout (progress on stderr)
- *   --only a,b             suites: matmul, lif, event, model, infer-event, tiny, text, teacher, data, energy, eval, loop (default: all)
+ *   --only a,b             suites: matmul, lif, event, model, infer-event, tiny, text, teacher, data, energy, eval, loop,
+ *                          startup (default: all; startup times `spikeclip --version` and `inspect --json` over dist/,
+ *                          so `npm run build` first)
  *   --quick                small batches and one repetition (a smoke run, minutes not tens of minutes)
  *   --backend NAME         auto|node|wasm|cpu (default auto)
  *   --threads N            backend threads (default: all cores where the backend can; wasm's threaded build)
@@ -16,7 +18,7 @@
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../src/tf';
 import { describeBackend, initBackend, releaseBackend } from '../src/backend';
 import { installTrainingKernels } from '../src/backend/gradients';
 import { describeArchitecture } from '../src/models/describe';
@@ -36,7 +38,7 @@ interface Args {
   compareTorch: boolean;
 }
 
-const ALL = ['matmul', 'lif', 'event', 'model', 'infer-event', 'tiny', 'text', 'teacher', 'data', 'energy', 'eval', 'loop'];
+const ALL = ['matmul', 'lif', 'event', 'model', 'infer-event', 'tiny', 'text', 'teacher', 'data', 'energy', 'eval', 'loop', 'startup'];
 
 function parseArgs(argv: string[]): Args {
   const a: Args = { json: false, only: new Set(ALL), quick: false, backend: 'auto', reps: 3, compareTorch: false };
@@ -180,7 +182,7 @@ async function main(): Promise<void> {
     await run('text encoder training step (spikeclip-tiny)', () => benchTextTrain({ preset: 'spikeclip-tiny', batch: args.quick ? 32 : 256, reps: args.reps, warmup }));
   }
   // Suites contributed by other parts of the code base: bench/<name>.ts exporting bench<Name>(opts).
-  for (const [suite, fn] of [['teacher', 'benchTeacher'], ['data', 'benchData'], ['energy', 'benchEnergy'], ['eval', 'benchEval'], ['loop', 'benchLoop']] as const) {
+  for (const [suite, fn] of [['teacher', 'benchTeacher'], ['data', 'benchData'], ['energy', 'benchEnergy'], ['eval', 'benchEval'], ['loop', 'benchLoop'], ['startup', 'benchStartup']] as const) {
     if (!args.only.has(suite)) continue;
     const file = path.join(__dirname, `${suite}.js`);
     if (!fs.existsSync(file)) {
@@ -191,10 +193,15 @@ async function main(): Promise<void> {
     const mod = require(file) as Record<string, (o: { quick: boolean; reps: number }) => Promise<BenchResult | BenchResult[]>>;
     if (typeof mod[fn] !== 'function') continue;
     log(`running ${suite} ...`);
-    const out = await mod[fn]({ quick: args.quick, reps: args.reps });
-    for (const r of Array.isArray(out) ? out : [out]) {
+    const got = await mod[fn]({ quick: args.quick, reps: args.reps });
+    const out = Array.isArray(got) ? got : [got];
+    for (const r of out) {
       results.push(r);
       log(`  ${r.name}: ${r.perSecond.toFixed(2)} ${r.unit}/s`);
+    }
+    if (suite === 'startup') {
+      const bare = out.find((r) => r.name === 'startup/node-bare');
+      for (const r of out) if (bare && r !== bare) ratios[`${r.name} wall time vs bare node start`] = r.secondsPerRep / bare.secondsPerRep;
     }
   }
   let torch: { before?: TorchFigures; after?: TorchFigures } | undefined;

@@ -4,7 +4,7 @@
  * QuickGELU, 512-d projection) with random weights, on whatever TF.js backend is active. Called by
  * bench/run.ts as `benchTeacher({quick, reps})`; self-contained otherwise.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../src/tf';
 import { ClipConfig, parseHfClipConfig, patchGrid } from '../src/models/clip-config';
 import { ClipTeacher } from '../src/models/clip-teacher';
 import { BenchResult, median, peakRssMiB, timeReps } from './common';

@@ -5,13 +5,12 @@
  * An explicitly requested backend never falls back: it fails with the reason.
  */
 import * as path from 'path';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf';
+import { BACKEND_CHOICES, type BackendChoice, type BackendName } from './choices';
 import { cpuCount, MAX_WASM_THREADS, threadedWasmUnavailable, unrefWasmWorkers, withThreadedWasm } from './threads';
 import { EXIT, UserError } from '../cli/errors';
 
-export const BACKEND_CHOICES = ['auto', 'node', 'wasm', 'cpu'] as const;
-export type BackendChoice = (typeof BACKEND_CHOICES)[number];
-export type BackendName = Exclude<BackendChoice, 'auto'>;
+export { BACKEND_CHOICES, type BackendChoice, type BackendName } from './choices';
 
 export interface BackendInfo {
   /** Our name of the backend in use. */

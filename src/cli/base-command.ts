@@ -3,7 +3,9 @@
  * --quiet, --debug, one error path, progress on stderr, and backend start-up/shut-down.
  */
 import { Command, Flags, Interfaces } from '@oclif/core';
-import { BACKEND_CHOICES, BackendInfo, describeBackend, initBackend, releaseBackend } from '../backend';
+// TF.js loads only when a command computes (useBackend): listing, help and --version stay fast.
+import type { BackendInfo } from '../backend';
+import { BACKEND_CHOICES } from '../backend/choices';
 import { readConfigFile } from '../io/config-file';
 import { FlagSpec, mergeConfig } from './config';
 import { errorEnvelope, formatErrorForHuman, toErrorReport } from './errors';
@@ -52,6 +54,8 @@ export abstract class SpikeclipCommand<T extends typeof Command> extends Command
 
   protected flags!: BaseFlags<T>;
   protected args!: BaseArgs<T>;
+  /** Every positional argument, in order (for commands with `strict = false` that take many). */
+  protected argvRest: string[] = [];
   protected backendInfo?: BackendInfo;
   protected progress!: Progress;
   private readonly warningsSeen: string[] = [];
@@ -69,7 +73,7 @@ export abstract class SpikeclipCommand<T extends typeof Command> extends Command
       if (!this.quietEnabled) process.stderr.write(`Warning: ${w.message}\n`);
     });
     const ctor = this.ctor as typeof SpikeclipCommand;
-    const { flags, args, metadata } = await this.parse({
+    const { flags, args, argv, metadata } = await this.parse({
       flags: ctor.flags,
       baseFlags: ctor.baseFlags,
       args: ctor.args,
@@ -89,6 +93,7 @@ export abstract class SpikeclipCommand<T extends typeof Command> extends Command
     }
     this.flags = merged as BaseFlags<T>;
     this.args = args as BaseArgs<T>;
+    this.argvRest = argv.map(String);
     this.debugEnabled = Boolean(this.flags.debug);
     this.quietEnabled = Boolean(this.flags.quiet);
     this.progress = createProgress({ enabled: !this.jsonEnabled() && !this.quietEnabled, log: !this.jsonEnabled() && !this.quietEnabled });
@@ -97,7 +102,7 @@ export abstract class SpikeclipCommand<T extends typeof Command> extends Command
   /** Starts the TF.js backend (once) and reports it on stderr. */
   protected async useBackend(): Promise<BackendInfo> {
     if (this.backendInfo) return this.backendInfo;
-    const { installBackendHooks } = await import('./backend-hooks');
+    const [{ initBackend, describeBackend }, { installBackendHooks }] = await Promise.all([import('../backend'), import('./backend-hooks')]);
     const info = await initBackend({ backend: this.flags.backend, threads: this.flags.threads }, installBackendHooks());
     this.backendInfo = info;
     this.note(describeBackend(info));
@@ -138,7 +143,7 @@ export abstract class SpikeclipCommand<T extends typeof Command> extends Command
   }
 
   protected override async finally(err: Error | undefined): Promise<void> {
-    releaseBackend();
+    if (this.backendInfo) (await import('../backend')).releaseBackend();
     await super.finally(err);
   }
 }

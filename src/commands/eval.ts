@@ -37,7 +37,7 @@ count, or {"horse": "zebra"}), or with --expand extra distractor names. See docs
     classnames: Flags.string({ description: 'Class names file: a JSON list or text lines (one name per class, in label order), or a JSON dictionary renaming some classes.' }),
     expand: Flags.boolean({ description: 'Allow more --classnames than classes: the extra names are distractors (candidates with no images).' }),
     renormalize: Flags.boolean({ description: 'L2-normalise each class vector of W after averaging over templates (the reference does not).' }),
-    output: Flags.string({ description: 'Result file (JSON); may contain {dataset}, {checkpoint} (the directory name) and {split}.' }),
+    output: Flags.string({ description: "Result file (JSON); may contain CLIP_benchmark's placeholders {dataset}, {model}, {pretrained}, {pretrained_full_path}, {task}, {language}, and {checkpoint} (the directory name), {split}." }),
     'skip-existing': Flags.boolean({ description: 'Skip datasets whose --output file exists.' }),
     plot: Flags.string({ description: 'Confusion matrix picture (.svg or .png); may contain the same placeholders as --output.' }),
     limit: Flags.integer({ description: 'Evaluate a seeded random subset of N images of the split (--seed chooses it).', min: 1 }),

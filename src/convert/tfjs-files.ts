@@ -4,7 +4,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf';
 import type { SpikeClip } from '../models/spikeclip';
 import { parseTfjsModelJson, spikeClipFromTfjs, TfjsModelError, type SpikeclipTfjsModelJson } from './tfjs-format';
 import { readSettingsTextSync } from '../io/bounded-read';

@@ -17,7 +17,7 @@
  * takes them as they are. The weights manifest is TF.js's own format: `tf.io.loadWeights(
  * manifest, baseUrl)` and `tf.io.decodeWeights(buffer, specs)` read it.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf';
 import { validateConfig, type SpikeClipConfig } from '../models/config';
 import { SpikeClip } from '../models/spikeclip';
 import type { TensorData } from '../snn/module';

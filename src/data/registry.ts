@@ -94,8 +94,22 @@ export function registerDataset(name: string, opener: DatasetOpener): void {
   openers.set(name, opener);
 }
 
+/**
+ * Built-in datasets defined in modules of their own (which import this one), registered on first
+ * use: whichever modules a command happened to load before, `shapes` is always known.
+ */
+const LAZY_BUILT_INS: Record<string, () => void> = {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  shapes: () => require('./shapes-dataset'),
+};
+
+function ensureBuiltIns(): void {
+  for (const [name, load] of Object.entries(LAZY_BUILT_INS)) if (!openers.has(name)) load();
+}
+
 /** The registered dataset names as they are written (`cifar10`, ..., `folder:DIR`). */
 export function knownDatasets(): string[] {
+  ensureBuiltIns();
   return [...openers.values()].map((o) => o.usage);
 }
 
@@ -110,6 +124,7 @@ function resolve(name: string, opts: Omit<OpenDatasetOptions, 'split'>): { opene
   // Windows drive letters never appear in the base name, so the first colon separates.
   const base = (colon >= 0 ? name.slice(0, colon) : name).trim().toLowerCase();
   const arg = colon >= 0 ? name.slice(colon + 1) : undefined;
+  if (!openers.has(base)) ensureBuiltIns();
   const opener = openers.get(base);
   if (!opener) throw new DatasetError(`unknown dataset ${JSON.stringify(name)}; known datasets: ${knownDatasets().join(', ')}`);
   if (opener.takesArgument && (arg === undefined || arg.trim() === '')) throw new DatasetError(`dataset ${base} needs an argument: ${opener.usage}`);

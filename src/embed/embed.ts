@@ -11,7 +11,7 @@
  * Embeddings are returned L2-normalised (what Hugging Face's CLIPModel returns as image_embeds /
  * text_embeds), so the similarity matrix is their dot products.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf';
 import * as path from 'path';
 import type { StudentResize } from '../data/transforms';
 import type { ImageSource } from '../data/types';

@@ -11,7 +11,7 @@
  * Features are returned unnormalised; BatchNorm runs in inference mode unless `training` is asked.
  */
 import * as path from 'path';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf';
 import { CheckpointError, checkpointHash, loadCheckpoint, readCheckpointConfig } from '../io/checkpoint';
 import { type ClipPreprocessConfig, preprocessClipImages } from '../data/clip-preprocess';
 import { CLIP_MEAN, CLIP_STD, type StudentResize, type ViewSpec, normaliseInto, applyView, studentView } from '../data/transforms';

@@ -9,7 +9,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf';
 import { codeVersion, gitCommit } from '../cli/provenance';
 import { CHECKPOINT_FILES, checkpointHash, readCheckpointConfig } from '../io/checkpoint';
 import { getPreset, validateConfig, type SpikeClipConfig } from '../models/config';

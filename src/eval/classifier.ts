@@ -14,7 +14,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf';
 import { writeFileAtomic } from '../io/atomic';
 import { parseSafetensors, serializeSafetensors, tensorToFloat32 } from '../io/safetensors';
 import { NORM_EPS, l2Normalize } from '../models/normalize';

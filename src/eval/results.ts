@@ -3,8 +3,8 @@
  * (`{dataset, model, pretrained, task, metrics: {acc1, acc5, mean_per_class_recall}, language}`)
  * plus the fields that make a number traceable (checkpoint hash, model kind, T, backend, seed,
  * split, images, templates and class-name hashes), per-class accuracy, the confusion matrix and the
- * image encoder's firing rate per layer. Output paths may be templated: `{dataset}`,
- * `{checkpoint}` (the checkpoint directory's name), `{split}`. Files are written atomically.
+ * image encoder's firing rate per layer. Output paths may be templated with CLIP_benchmark's
+ * placeholders and ours (OUTPUT_PLACEHOLDERS). Files are written atomically.
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -163,12 +163,37 @@ export function datasetSlug(dataset: string): string {
   return raw.replace(/[^A-Za-z0-9._-]+/g, '_');
 }
 
-/** Fills `{dataset}`, `{checkpoint}` (the directory's name) and `{split}` in an output path. */
+/**
+ * The placeholders of `--output` and `--plot`: CLIP_benchmark's (`{dataset}`, `{model}`,
+ * `{pretrained}`, `{pretrained_full_path}`, `{task}`, `{language}`) and ours (`{checkpoint}`,
+ * `{split}`). For a checkpoint directory, `{model}`, `{pretrained}` and `{checkpoint}` are its
+ * name; `{pretrained_full_path}` is its absolute path with `/` as `_`, as CLIP_benchmark does.
+ */
+export const OUTPUT_PLACEHOLDERS = ['dataset', 'model', 'pretrained', 'pretrained_full_path', 'task', 'language', 'checkpoint', 'split'] as const;
+
+/** Placeholders in `template` that are not in OUTPUT_PLACEHOLDERS (a typo would otherwise stay in the file name). */
+export function unknownPlaceholders(template: string): string[] {
+  const known = new Set<string>(OUTPUT_PLACEHOLDERS);
+  return [...template.matchAll(/\{([^{}]*)\}/g)].map((m) => m[1]).filter((n) => !known.has(n));
+}
+
+const fileSafe = (s: string): string => s.replace(/[^A-Za-z0-9._-]+/g, '_');
+
+/** Fills the placeholders (OUTPUT_PLACEHOLDERS) of an output path. */
 export function expandOutputTemplate(template: string, vars: { dataset: string; checkpoint: string; split: string }): string {
-  return template
-    .replace(/\{dataset\}/g, datasetSlug(vars.dataset))
-    .replace(/\{checkpoint\}/g, path.basename(path.resolve(vars.checkpoint)).replace(/[^A-Za-z0-9._-]+/g, '_'))
-    .replace(/\{split\}/g, vars.split.replace(/[^A-Za-z0-9._-]+/g, '_'));
+  const dir = path.resolve(vars.checkpoint);
+  const name = fileSafe(path.basename(dir));
+  const values: Record<(typeof OUTPUT_PLACEHOLDERS)[number], string> = {
+    dataset: datasetSlug(vars.dataset),
+    model: name,
+    pretrained: name,
+    pretrained_full_path: fileSafe(dir.replace(/[/\\]/g, '_')),
+    task: EVAL_TASK,
+    language: 'en',
+    checkpoint: name,
+    split: fileSafe(vars.split),
+  };
+  return template.replace(/\{([a-z_]+)\}/g, (m, key: string) => (key in values ? values[key as keyof typeof values] : m));
 }
 
 /** Writes a result file atomically (creating its folder). */

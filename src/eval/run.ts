@@ -13,7 +13,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf';
 import { EXIT, UserError } from '../cli/errors';
 import { defaultCacheDir } from '../data/cache';
 import { DataLoader } from '../data/loader';
@@ -38,7 +38,7 @@ import {
 import { computeMetrics } from './metrics';
 import { checkEncoderCheckpoint, type Encoder, loadEncoder } from '../encoders/encoder';
 import { plotFormat, writeConfusionPlot } from './plot';
-import { buildResult, EvalResultJson, EvalRun, expandOutputTemplate, FiringRate, writeResultFile } from './results';
+import { buildResult, EvalResultJson, EvalRun, expandOutputTemplate, FiringRate, OUTPUT_PLACEHOLDERS, unknownPlaceholders, writeResultFile } from './results';
 import { whyNotWritable } from '../io/writable';
 
 export interface EvalOptions {
@@ -54,7 +54,7 @@ export interface EvalOptions {
   /** Allow more class names than classes: the extra ones are distractors. */
   expand?: boolean;
   renormalize?: boolean;
-  /** Result file; may contain {dataset}, {checkpoint}, {split}. */
+  /** Result file; may contain the placeholders of OUTPUT_PLACEHOLDERS ({dataset}, {model}, {pretrained}, ...). */
   output?: string;
   skipExisting?: boolean;
   /** Confusion-matrix picture (.svg or .png); may contain the same placeholders. */
@@ -108,6 +108,10 @@ function plan(o: EvalOptions): Planned[] {
   const split = o.split ?? 'test';
   const many = o.datasets.length > 1;
   for (const [flag, tpl] of [['--output', o.output], ['--plot', o.plot]] as const) {
+    const unknown = tpl === undefined ? [] : unknownPlaceholders(tpl);
+    if (unknown.length > 0) {
+      throw usage(`${flag} ${tpl} has an unknown placeholder {${unknown[0]}}`, `use only ${OUTPUT_PLACEHOLDERS.map((n) => `{${n}}`).join(', ')}`);
+    }
     if (tpl !== undefined && many && !tpl.includes('{dataset}')) {
       throw usage(`${flag} ${tpl} would be overwritten by each of the ${o.datasets.length} datasets`, `put {dataset} in the file name, e.g. "results/{dataset}_{checkpoint}${flag === '--plot' ? '.svg' : '.json'}"`);
     }

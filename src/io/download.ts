@@ -9,15 +9,16 @@
  * (resuming) a few times. When the transfer ends, the MD5 of the part file is compared with the
  * expected one BEFORE anything uses it: a mismatch deletes the part file and fails with a clear
  * error; a match renames it to `<dest>`. A `<dest>` that already has the right MD5 is not fetched
- * again. Redirects (301/302/303/307/308) are followed, up to 5.
+ * again. Redirects (301/302/303/307/308) are followed, up to 5. Requests go through Node's fetch
+ * (undici) with undici's EnvHttpProxyAgent: HTTP_PROXY / HTTPS_PROXY / NO_PROXY (or lower case)
+ * choose a proxy per URL, as curl, pip and the Hugging Face clients do.
  *
  * {@link downloadDataset}: the official files of a dataset (src/io/checksum.ts), each downloaded,
  * verified and, for archives, safely extracted into the data folder (src/io/tar.ts).
  */
 import * as fs from 'fs';
-import * as http from 'http';
-import * as https from 'https';
 import * as path from 'path';
+import { EnvHttpProxyAgent, fetch, type Dispatcher } from 'undici';
 import { DatasetError } from '../data/types';
 import { OfficialFile, md5File, officialFiles } from './checksum';
 import { TarError, extractTar } from './tar';
@@ -61,41 +62,56 @@ class TransientError extends Error {}
 
 interface Response {
   status: number;
-  headers: http.IncomingHttpHeaders;
-  stream: http.IncomingMessage;
+  headers: Headers;
+  body: AsyncIterable<Uint8Array> | null;
+  /** Releases a body that will not be read. */
+  discard(): Promise<void>;
 }
 
-function request(url: string, headers: Record<string, string>, timeoutMs: number, redirects = 0): Promise<Response> {
-  return new Promise((resolve, reject) => {
-    let u: URL;
-    try {
-      u = new URL(url);
-    } catch {
-      reject(new DatasetError(`bad download URL ${url}`));
-      return;
-    }
-    const mod = u.protocol === 'https:' ? https : u.protocol === 'http:' ? http : null;
-    if (!mod) {
-      reject(new DatasetError(`unsupported URL scheme in ${url} (http and https only)`));
-      return;
-    }
-    const req = mod.get(u, { headers: { 'user-agent': 'spikeclip', 'accept-encoding': 'identity', ...headers } }, (res) => {
-      const status = res.statusCode ?? 0;
-      if ([301, 302, 303, 307, 308].includes(status) && res.headers.location) {
-        res.resume();
-        if (redirects >= 5) {
-          reject(new DatasetError(`too many redirects fetching ${url}`));
-          return;
-        }
-        const next = new URL(res.headers.location, u).toString();
-        request(next, headers, timeoutMs, redirects + 1).then(resolve, reject);
-        return;
-      }
-      resolve({ status, headers: res.headers, stream: res });
+/**
+ * The connection pool of every download: Node's fetch (undici) through undici's
+ * EnvHttpProxyAgent, which honours HTTP_PROXY, HTTPS_PROXY and NO_PROXY (and their lower-case
+ * forms) as curl and pip do. Idle sockets time out after `timeoutMs`, waiting for headers as well
+ * as between body chunks.
+ */
+function dispatcher(timeoutMs: number): Dispatcher {
+  return new EnvHttpProxyAgent({ headersTimeout: timeoutMs, bodyTimeout: timeoutMs, connect: { timeout: timeoutMs } });
+}
+
+function networkMessage(e: unknown): string {
+  const err = e as Error & { cause?: { message?: string; code?: string } };
+  const cause = err.cause?.code ?? err.cause?.message;
+  return cause ? `${err.message} (${cause})` : err.message;
+}
+
+async function request(agent: Dispatcher, url: string, headers: Record<string, string>, redirects = 0): Promise<Response> {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new DatasetError(`bad download URL ${url}`);
+  }
+  if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new DatasetError(`unsupported URL scheme in ${url} (http and https only)`);
+  let res: Awaited<ReturnType<typeof fetch>>;
+  try {
+    res = await fetch(u, {
+      headers: { 'user-agent': 'spikeclip', 'accept-encoding': 'identity', ...headers },
+      redirect: 'manual',
+      dispatcher: agent,
     });
-    req.setTimeout(timeoutMs, () => req.destroy(new TransientError(`no data for ${timeoutMs} ms`)));
-    req.on('error', (e) => reject(e instanceof DatasetError ? e : new TransientError(`${(e as Error).message}`)));
-  });
+  } catch (e) {
+    throw new TransientError(networkMessage(e));
+  }
+  const discard = async (): Promise<void> => {
+    await res.body?.cancel().catch(() => undefined);
+  };
+  const location = res.headers.get('location');
+  if ([301, 302, 303, 307, 308].includes(res.status) && location) {
+    await discard();
+    if (redirects >= 5) throw new DatasetError(`too many redirects fetching ${url}`);
+    return request(agent, new URL(location, u).toString(), headers, redirects + 1);
+  }
+  return { status: res.status, headers: res.headers, body: res.body as AsyncIterable<Uint8Array> | null, discard };
 }
 
 function sizeOf(p: string): number {
@@ -106,42 +122,27 @@ function sizeOf(p: string): number {
   }
 }
 
-/** Streams a response body to the end of `part` (opened for append), reporting progress. */
-function pump(res: Response, part: string, flags: 'a' | 'w', onData: (n: number) => void, timeoutMs: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const out = fs.createWriteStream(part, { flags });
-    let failed = false;
-    const fail = (e: Error) => {
-      if (failed) return;
-      failed = true;
-      res.stream.destroy();
-      out.end(() => reject(e));
-    };
-    res.stream.setTimeout?.(timeoutMs, () => fail(new TransientError(`no data for ${timeoutMs} ms`)));
-    res.stream.on('data', (chunk: Buffer) => {
-      if (!out.write(chunk)) {
-        res.stream.pause();
-        out.once('drain', () => res.stream.resume());
+/** Streams a response body to `part` (appended or overwritten), reporting progress. */
+async function pump(res: Response, part: string, flags: 'a' | 'w', onData: (n: number) => void): Promise<void> {
+  const out = await fs.promises.open(part, flags);
+  try {
+    if (!res.body) return;
+    const chunks = res.body[Symbol.asyncIterator]();
+    for (;;) {
+      let next: IteratorResult<Uint8Array>;
+      try {
+        next = await chunks.next();
+      } catch (e) {
+        // a dropped connection, an idle socket or a body shorter than its Content-Length
+        throw new TransientError(networkMessage(e));
       }
-      onData(chunk.length);
-    });
-    res.stream.on('aborted', () => fail(new TransientError('the connection was closed before the end of the file')));
-    res.stream.on('error', (e) => fail(new TransientError(e.message)));
-    let ended = false;
-    res.stream.on('close', () => {
-      if (!ended) fail(new TransientError('the connection was closed before the end of the file'));
-    });
-    res.stream.on('end', () => {
-      ended = true;
-      if (failed) return;
-      if (!res.stream.complete) {
-        fail(new TransientError('the connection was closed before the end of the file'));
-        return;
-      }
-      out.end(() => resolve());
-    });
-    out.on('error', (e) => fail(e));
-  });
+      if (next.done) break;
+      await out.write(next.value); // (a disk error is not retried)
+      onData(next.value.byteLength);
+    }
+  } finally {
+    await out.close();
+  }
 }
 
 function parseContentRange(v: string | undefined): { start: number; total: number | null } | null {
@@ -165,53 +166,58 @@ export async function downloadFile(url: string, dest: string, opts: DownloadOpti
   let requests = 0;
   let total: number | null = opts.size ?? null;
   let attempt = 0;
-  for (;;) {
-    const start = sizeOf(part);
-    try {
-      requests++;
-      const res = await request(url, start > 0 ? { range: `bytes=${start}-` } : {}, timeoutMs);
-      let flags: 'a' | 'w' = 'a';
-      let from = start;
-      if (res.status === 206) {
-        const cr = parseContentRange(res.headers['content-range']);
-        if (!cr || cr.start !== start) {
-          // A range we did not ask for: start over rather than corrupt the file.
-          res.stream.resume();
-          fs.rmSync(part, { force: true });
-          throw new TransientError(`the server answered a range request with ${res.headers['content-range'] ?? 'no Content-Range'}`);
+  const agent = dispatcher(timeoutMs);
+  try {
+    for (;;) {
+      const start = sizeOf(part);
+      try {
+        requests++;
+        const res = await request(agent, url, start > 0 ? { range: `bytes=${start}-` } : {});
+        let flags: 'a' | 'w' = 'a';
+        let from = start;
+        if (res.status === 206) {
+          const cr = parseContentRange(res.headers.get('content-range') ?? undefined);
+          if (!cr || cr.start !== start) {
+            // A range we did not ask for: start over rather than corrupt the file.
+            await res.discard();
+            fs.rmSync(part, { force: true });
+            throw new TransientError(`the server answered a range request with ${res.headers.get('content-range') ?? 'no Content-Range'}`);
+          }
+          if (cr.total !== null) total = cr.total;
+          if (start > 0) resumed = true;
+        } else if (res.status === 200) {
+          flags = 'w'; // the server ignored Range (or there was none): the whole file follows
+          from = 0;
+          const len = Number(res.headers.get('content-length') ?? Number.NaN);
+          if (Number.isFinite(len) && len >= 0) total = len;
+        } else if (res.status === 416 && start > 0) {
+          await res.discard();
+          const cr = /\/(\d+)$/.exec(res.headers.get('content-range') ?? '');
+          if (cr && Number(cr[1]) === start) break; // the part file is already complete
+          fs.rmSync(part, { force: true }); // bigger than the file, or unknown: start over
+          throw new TransientError('the partial file does not fit the file on the server');
+        } else {
+          await res.discard();
+          throw new DatasetError(`downloading ${url} failed: HTTP ${res.status}${res.status === 404 ? ' (not found)' : ''}`);
         }
-        if (cr.total !== null) total = cr.total;
-        if (start > 0) resumed = true;
-      } else if (res.status === 200) {
-        flags = 'w'; // the server ignored Range (or there was none): the whole file follows
-        from = 0;
-        const len = Number(res.headers['content-length']);
-        if (Number.isFinite(len) && len >= 0) total = len;
-      } else if (res.status === 416 && start > 0) {
-        res.stream.resume();
-        const cr = /\/(\d+)$/.exec(String(res.headers['content-range'] ?? ''));
-        if (cr && Number(cr[1]) === start) break; // the part file is already complete
-        fs.rmSync(part, { force: true }); // bigger than the file, or unknown: start over
-        throw new TransientError('the partial file does not fit the file on the server');
-      } else {
-        res.stream.resume();
-        throw new DatasetError(`downloading ${url} failed: HTTP ${res.status}${res.status === 404 ? ' (not found)' : ''}`);
-      }
-      let received = from;
-      opts.onProgress?.({ file, received, total, resumedFrom: from });
-      await pump(res, part, flags, (n) => {
-        received += n;
+        let received = from;
         opts.onProgress?.({ file, received, total, resumedFrom: from });
-      }, timeoutMs);
-      if (total !== null && received < total) throw new TransientError(`the transfer ended at ${received} of ${total} bytes`);
-      break;
-    } catch (e) {
-      if (!(e instanceof TransientError)) throw e;
-      if (attempt >= retries) {
-        throw new DatasetError(`downloading ${url} failed after ${attempt + 1} attempt(s): ${e.message} (run the command again to resume from ${sizeOf(part)} bytes)`);
+        await pump(res, part, flags, (n) => {
+          received += n;
+          opts.onProgress?.({ file, received, total, resumedFrom: from });
+        });
+        if (total !== null && received < total) throw new TransientError(`the transfer ended at ${received} of ${total} bytes`);
+        break;
+      } catch (e) {
+        if (!(e instanceof TransientError)) throw e;
+        if (attempt >= retries) {
+          throw new DatasetError(`downloading ${url} failed after ${attempt + 1} attempt(s): ${e.message} (run the command again to resume from ${sizeOf(part)} bytes)`);
+        }
+        attempt++;
       }
-      attempt++;
     }
+  } finally {
+    await agent.close().catch(() => undefined);
   }
   const bytes = sizeOf(part);
   if (md5) {

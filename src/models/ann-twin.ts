@@ -14,7 +14,7 @@
  * reference applies no custom init to this model). Monitor records: kind 'mac', timeSteps 1,
  * for every conv and Linear layer and the two attention matmuls (`qk_matmul`, `av_matmul`).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf';
 import { INFERENCE, Module, ModuleError, type ForwardContext } from '../snn/module';
 import { BatchNorm, Conv2d, InitRng, LayerNorm, Linear, ModuleList, joinName, maxPool2dTorch, reportOps, type ObserveSpec } from '../snn/layers';
 import { validateImageConfig, type ImageEncoderConfig } from './config';

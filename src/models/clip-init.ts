@@ -15,7 +15,7 @@
  *   text_projection / visual_projection  N(0, D^-0.5 factor) (D of the tower it projects)
  *   every Linear bias 0, every LayerNorm weight 1 and bias 0, logit_scale logit_scale_init_value.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf';
 import { InitRng, normalInit } from '../snn/layers/init';
 import { ClipConfig, ClipTowerConfig } from './clip-config';
 import { ClipPreset, ClipPresetVocabulary, clipPresetConfig } from './clip-presets';

@@ -18,7 +18,7 @@
  * from tf.variableGrads through encodeImage / encodeText on every backend (the token ids are read
  * on the host only to find the pooling positions; test/models/clip-teacher-training.test.ts).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf';
 import { CheckpointError } from '../io/checkpoint';
 import type { SafeTensor } from '../io/safetensors';
 import { Module, ModuleError, type TensorData } from '../snn/module';

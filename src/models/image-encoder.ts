@@ -14,7 +14,7 @@
  * then depth x SpikingBlock on [T, B, N = (H/4)^2, D], mean over the N tokens, the temporal
  * readout (`weights_tensor`), and `proj` Linear D -> outputDim (trunc-normal 0.02, zero bias).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf';
 import { Module, ModuleError, type ForwardContext, INFERENCE } from '../snn/module';
 import { MultiStepNeuron } from '../snn/neuron';
 import {

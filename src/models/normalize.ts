@@ -2,7 +2,7 @@
  * Normalisation of embeddings, shared by the models' consumers (zero-shot classification,
  * training losses): PyTorch's F.normalize / F.cosine_similarity conventions.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf';
 
 export const NORM_EPS = 1e-8;
 

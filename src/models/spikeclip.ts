@@ -3,7 +3,7 @@
  * encoder under `text.` (checkpoint tensor names `image.patch_embed.block0_conv.weight`,
  * `text.fc1.weight`, ...). Monitor records carry the same prefixes.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf';
 import { INFERENCE, Module, type ForwardContext } from '../snn/module';
 import { validateConfig, type SpikeClipConfig } from './config';
 import { SpikeClipImageEncoder } from './image-encoder';

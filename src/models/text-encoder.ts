@@ -9,7 +9,7 @@
  * [vocab, width], `clip_embedding.position_embedding.weight` [maxPositions, width] (CLIP's 77
  * rows are all kept, so the parameter count matches), `fc1.*`, `fc2.*`, `weights_tensor`.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf';
 import { Module, ModuleError, type ForwardContext, INFERENCE, type TensorData } from '../snn/module';
 import { MultiStepNeuron } from '../snn/neuron';
 import { Embedding, InitRng, Linear, applyTemporalReadout, joinName, temporalReadoutInit } from '../snn/layers';

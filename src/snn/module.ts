@@ -3,7 +3,7 @@
  * (the PyTorch nn.Module idea, kept small). Names are dotted paths (`block.0.attn.q_conv.weight`),
  * which are also the tensor names in checkpoints.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf';
 import type { SpikeMonitor } from './monitor';
 
 /** Per-call context threaded through every forward pass. */

@@ -16,7 +16,7 @@
  * downloaded as per-position totals and summed in JavaScript doubles (exact up to 2^53). Inputs
  * of 'ac' layers must be binary spikes (0/1): they are counted by summing them.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf';
 
 /** MAC: real-valued input (multiply-accumulate); AC: spike input (accumulate only). */
 export type OpKind = 'mac' | 'ac';

@@ -16,7 +16,7 @@
  * initial membrane: V_reset for a hard reset, 0 for a soft reset (0 in both cases with the
  * default V_reset = 0).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf';
 import { Module, type ForwardContext } from './module';
 import { DEFAULT_NEURON, NEURON_KINDS, type NeuronConfig, type NeuronKind } from './neuron-config';
 import { describeValue, NeuronConfigError, spikeFn, validateSurrogate } from './surrogate';

@@ -8,7 +8,7 @@
  * class it matches, including that class's default alpha (used when a config names a
  * surrogate without an alpha).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf';
 import { SURROGATE_NAMES, type SurrogateConfig, type SurrogateName, DEFAULT_SURROGATE } from './neuron-config';
 
 /** Raised for an invalid neuron or surrogate configuration; the message names the offending value. */

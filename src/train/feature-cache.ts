@@ -11,7 +11,7 @@
 import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf';
 import { writeFileAtomic } from '../io/atomic';
 import { fingerprintSources } from '../data/loader';
 import type { DatasetSplit } from '../data/types';

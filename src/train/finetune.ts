@@ -8,7 +8,7 @@
  * teacher's features and class distribution, and trains.
  */
 import * as path from 'path';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf';
 import { defaultCacheDir } from '../data/cache';
 import { DataLoader } from '../data/loader';
 import { openDataset } from '../data/registry';

@@ -8,7 +8,7 @@
  * run stopped after any optimiser step and resumed from its checkpoint ends bit-identical to one
  * that was never stopped.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf';
 import { cosineLr, type Adam } from './optimizer';
 import { computeGradients, GradientAccumulator, type ParamList } from './step';
 import type { RunDir } from './run-dir';

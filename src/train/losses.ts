@@ -5,7 +5,7 @@
  * L2-normalised with its norm clamped at 1e-8 (x / max(||x||, eps), PyTorch's
  * F.cosine_similarity / F.normalize convention).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf';
 import { NORM_EPS, cosineSimilarity, l2Normalize } from '../models/normalize';
 
 /** mean over the batch of 1 - cos(student_i, teacher_i); student and teacher [B, D]. */

@@ -7,7 +7,7 @@
  *   p -= lr / (1 - b1^t) * m / (sqrt(vmax or v) / sqrt(1 - b2^t) + eps)
  * State is explicit and serialisable (`stateTensors` / `loadStateTensors`) for resume.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf';
 import type { TensorData } from '../snn/module';
 
 export interface AdamConfig {

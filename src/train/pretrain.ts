@@ -8,7 +8,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf';
 import { defaultCacheDir } from '../data/cache';
 import { DataLoader } from '../data/loader';
 import { openDataset } from '../data/registry';

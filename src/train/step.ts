@@ -6,7 +6,7 @@
  * micro-batches (`--grad-accum N`): `computeGradients` per micro-batch, `GradientAccumulator`
  * to sum them, one `Adam.applyGradients` with the mean.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf';
 import type { Module } from '../snn/module';
 import type { Adam } from './optimizer';
 

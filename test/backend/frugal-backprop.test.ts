@@ -2,7 +2,7 @@
  * The frugal backpropagation (src/backend/gradients/frugal-backprop.ts) computes the gradients
  * tfjs-core's does, leaves no tensors behind, and frees memory during the backward pass.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/tf';
 import { initBackend, releaseBackend } from '../../src/backend';
 import { installFrugalBackprop, uninstallFrugalBackprop } from '../../src/backend/gradients/frugal-backprop';
 import { installTrainingKernels } from '../../src/backend/gradients';

@@ -4,8 +4,8 @@
  * Tolerance: max |wasm - cpu| <= 1e-4 * max(1, max |cpu|) per gradient (float32 sums of a few
  * hundred products, in different orders).
  */
-import * as tf from '@tensorflow/tfjs';
-import type { Tensor } from '@tensorflow/tfjs';
+import * as tf from '../../src/tf';
+import type { Tensor } from '../../src/tf';
 import { initBackend } from '../../src/backend';
 import {
   installTrainingKernels,
@@ -15,6 +15,8 @@ import {
   WASM_TRAINING_KERNELS,
 } from '../../src/backend/gradients';
 import { batchMatMulTuning } from '../../src/backend/kernels/batch-matmul';
+// (spikeclip itself uses no layer of tfjs-layers; src/tf.ts loads it for its gradient registrations)
+import * as tfl from '@tensorflow/tfjs-layers';
 
 const REL_TOL = 1e-4;
 
@@ -418,7 +420,7 @@ describe('composite models vs cpu', () => {
   test('Dense layer (tfjs-layers) on 2-D and 3-D inputs', async () => {
     const run = async (backend: string) => {
       await tf.setBackend(backend);
-      const layer = tf.layers.dense({ units: 6, activation: 'relu', inputShape: [10] });
+      const layer = tfl.layers.dense({ units: 6, activation: 'relu', inputShape: [10] });
       layer.build([null, 10]);
       layer.setWeights([tf.tensor(rand(60, 51), [10, 6]), tf.tensor(rand(6, 52), [6])]);
       const out = tf.tidy(() => {

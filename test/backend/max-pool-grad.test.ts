@@ -2,7 +2,7 @@
  * Our wasm MaxPoolGrad against the pure-JS cpu backend's (random inputs: no ties). Where windows
  * overlap, several dy values add into one position in a different order: within 1e-6.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/tf';
 import { initBackend, releaseBackend } from '../../src/backend';
 import { installTrainingKernels } from '../../src/backend/gradients';
 import { maxPoolGradConfig } from '../../src/backend/kernels/max-pool-grad';

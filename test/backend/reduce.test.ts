@@ -2,7 +2,7 @@
  * Our wasm Sum / Mean (reductions over leading or middle axes without a transpose) and the
  * copy-free Identity, against the pure-JS cpu backend.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/tf';
 import { initBackend, releaseBackend } from '../../src/backend';
 import { installTrainingKernels } from '../../src/backend/gradients';
 import { meanConfig, reductionView, sumConfig } from '../../src/backend/kernels/reduce';

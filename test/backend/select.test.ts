@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/tf';
 import { toErrorReport } from '../../src/cli/errors';
 import { BackendError, describeBackend, initBackend, parseBackendChoice, releaseBackend, resolveBackendChoice } from '../../src/backend';
 

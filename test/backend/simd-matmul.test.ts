@@ -1,5 +1,5 @@
 /** Our SIMD batched matMul (src/backend/simd/matmul.wat) for small batched products, against the cpu backend. */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/tf';
 import { initBackend, releaseBackend } from '../../src/backend';
 import { installTrainingKernels } from '../../src/backend/gradients';
 

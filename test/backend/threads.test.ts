@@ -7,7 +7,7 @@ import { lastJson, runChild } from './child';
 /** Initialises wasm with `threads`, computes a few things, prints them and the globals' state. */
 function computeScript(threads: number | 'default', release: boolean): string {
   return `
-const tf = require('@tensorflow/tfjs');
+const tf = src('tf.ts');
 const os = require('os');
 const { initBackend, releaseBackend } = src('backend/index.ts');
 const { installTrainingKernels } = src('backend/gradients/index.ts');

@@ -91,7 +91,7 @@ describe('spikeclip convert import', () => {
     const { ClipTokenizer } = await import('../../src/text/tokenizer');
     const { SpikeClipTextEncoder } = await import('../../src/models/text-encoder');
     const { fromPytorchStateDict } = await import('../../src/models/pytorch-names');
-    const tf = await import('@tensorflow/tfjs');
+    const tf = await import('../../src/tf');
     const dir = tmp();
     const vocab = smallClipVocab();
     fs.mkdirSync(path.join(dir, 'clip'));

@@ -8,7 +8,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import sharp from 'sharp';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/tf';
 import { defaultClipPreprocess, preprocessClipImages } from '../../src/data/clip-preprocess';
 import { DEFAULT_NEURON } from '../../src/snn/neuron-config';
 import { SpikeClip } from '../../src/models/spikeclip';

@@ -7,7 +7,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import sharp from 'sharp';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/tf';
 import { checkpointHash } from '../../src/io/checkpoint';
 import { SpikeClip, validateConfig } from '../../src/models';
 import { DEFAULT_NEURON } from '../../src/snn';

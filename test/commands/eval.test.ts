@@ -7,7 +7,7 @@
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/tf';
 import { defaultClipPreprocess, preprocessClipImages } from '../../src/data/clip-preprocess';
 import type { EvalResultJson, EvalRun } from '../../src/eval/results';
 import { ClipTokenizer } from '../../src/text/tokenizer';

@@ -6,7 +6,7 @@
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/tf';
 import { toErrorReport } from '../../src/cli/errors';
 import { exportCheckpoint } from '../../src/convert/export';
 import { embed } from '../../src/embed/embed';

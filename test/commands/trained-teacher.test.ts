@@ -9,7 +9,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import sharp from 'sharp';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/tf';
 import { defaultClipPreprocess, preprocessClipImages } from '../../src/data/clip-preprocess';
 import { SHAPES_DEFAULT_COLOURS, SHAPES_DEFAULT_KINDS, shapesCaption } from '../../src/data/shapes';
 import type { EvalRun } from '../../src/eval/results';

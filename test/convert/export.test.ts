@@ -7,7 +7,7 @@ import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/tf';
 import { exportCheckpoint } from '../../src/convert/export';
 import { importReferenceCheckpoint } from '../../src/convert/import';
 import { loadTfjsFolder, readTfjsFolder } from '../../src/convert/tfjs-files';

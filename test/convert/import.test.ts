@@ -6,7 +6,7 @@ import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/tf';
 import { ConvertError } from '../../src/convert/errors';
 import { importReferenceCheckpoint } from '../../src/convert/import';
 import { loadCheckpoint } from '../../src/io/checkpoint';

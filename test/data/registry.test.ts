@@ -26,6 +26,12 @@ describe('names', () => {
     expect(knownDatasets()).toEqual(expect.arrayContaining(['cifar10', 'cifar100', 'flowers102', 'pets', 'folder:DIR', 'captions:FILE']));
   });
 
+  test('the built-in shapes set is known without its module having been imported first', async () => {
+    expect(knownDatasets()).toContain('shapes');
+    const s = await openDataset('shapes', { split: 'train' });
+    expect(s.size).toBeGreaterThan(0);
+  });
+
   test('arguments: required for folder:/captions:, refused elsewhere; names are case-insensitive', async () => {
     await expect(openDataset('folder', { split: 'train' })).rejects.toThrow(/dataset folder needs an argument: folder:DIR/);
     await expect(openDataset('folder:', { split: 'train' })).rejects.toThrow(/needs an argument/);

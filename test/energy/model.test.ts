@@ -2,7 +2,7 @@
  * The energy model as data: METHOD.md's hand counts, the ANN twin's FLOPs against the twin's own
  * monitor records, presets and overrides, and the energy arithmetic on hand numbers.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/tf';
 import {
   ENERGY_PRESETS,
   annTwinImageLayers,

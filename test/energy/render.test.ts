@@ -5,7 +5,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import sharp from 'sharp';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/tf';
 import { renderEnergySvg, renderEnergyPng, writeEnergyChart, niceMax, escapeXml } from '../../src/energy/chart';
 import { energyConstants } from '../../src/energy/model';
 import { CSV_COLUMNS, renderEnergyCsv, renderEnergyText, si } from '../../src/energy/render';

@@ -2,7 +2,7 @@
  * Exact synaptic-operation counting of the SpikeMonitor against an independent brute force that
  * loops over every spike and every output connection it drives.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/tf';
 import { Conv2d, InitRng, Linear, SpikeMonitor, countOps, convFanOutMap, tapsPerIndex } from '../../src/snn';
 import type { LayerObservation } from '../../src/snn';
 

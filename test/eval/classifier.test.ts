@@ -5,7 +5,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/tf';
 import {
   buildClassMatrix,
   ClassifierCacheKey,

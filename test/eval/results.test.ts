@@ -7,7 +7,7 @@ import * as path from 'path';
 import sharp from 'sharp';
 import { computeMetrics } from '../../src/eval/metrics';
 import { confusionMatrixSvg, plotFormat, PlotError, writeConfusionPlot } from '../../src/eval/plot';
-import { buildResult, BuildResultInput, datasetSlug, expandOutputTemplate, formatResults, writeResultFile } from '../../src/eval/results';
+import { buildResult, BuildResultInput, datasetSlug, expandOutputTemplate, formatResults, OUTPUT_PLACEHOLDERS, unknownPlaceholders, writeResultFile } from '../../src/eval/results';
 import { tmpDir } from '../helpers/eval-fixtures';
 
 function input(over: Partial<BuildResultInput> = {}): BuildResultInput {
@@ -97,6 +97,15 @@ describe('result documents', () => {
     expect(datasetSlug('folder:/data/my pets/')).toBe('folder-my_pets');
     expect(expandOutputTemplate('out/{dataset}_{checkpoint}_{split}.json', { dataset: 'cifar100', checkpoint: 'runs/ft/checkpoints/best/', split: 'val' })).toBe('out/cifar100_best_val.json');
     expect(expandOutputTemplate('r.json', { dataset: 'pets', checkpoint: 'x', split: 'test' })).toBe('r.json');
+  });
+
+  it("output templates: CLIP_benchmark's placeholders, and unknown ones are reported", () => {
+    const vars = { dataset: 'cifar10', checkpoint: '/runs/ft c10/best', split: 'test' };
+    // CLIP_benchmark's own example: --output='{dataset}_{pretrained}_{model}_{language}_{task}.json'
+    expect(expandOutputTemplate('{dataset}_{pretrained}_{model}_{language}_{task}.json', vars)).toBe('cifar10_best_best_en_zeroshot_classification.json');
+    expect(expandOutputTemplate('r/{pretrained_full_path}.json', vars)).toBe('r/_runs_ft_c10_best.json');
+    expect(unknownPlaceholders('{dataset}_{datset}_{model}.json')).toEqual(['datset']);
+    expect(unknownPlaceholders(`${OUTPUT_PLACEHOLDERS.map((n) => `{${n}}`).join('_')}.json`)).toEqual([]);
   });
 
   it('written atomically (folders created, nothing left behind), read back equal', async () => {

@@ -4,7 +4,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/tf';
 import { prepareEval, runEval } from '../../src/eval/run';
 import { classifierCachePath } from '../../src/eval/classifier';
 import { tmpDir, writeMicroStudent } from '../helpers/eval-fixtures';
@@ -63,6 +63,7 @@ describe('runEval (student, shapes)', () => {
     await expect(prepareEval({ ...missing, plot: 'x.pdf' })).rejects.toThrow(/must be a \.svg or \.png file/);
     await expect(prepareEval({ ...missing, datasets: ['shapes', 'cifar10'], output: 'r.json' })).rejects.toMatchObject({ exitCode: 2, fix: expect.stringContaining('{dataset}') });
     await expect(prepareEval({ ...missing, datasets: ['shapes', 'shapes'] })).rejects.toThrow(/--dataset shapes is given twice/);
+    await expect(prepareEval({ ...missing, output: 'r/{datset}.json' })).rejects.toMatchObject({ exitCode: 2, message: expect.stringContaining('unknown placeholder {datset}'), fix: expect.stringContaining('{pretrained}') });
     await expect(prepareEval({ ...missing, limit: 0 })).rejects.toThrow(/--limit must be a positive integer/);
     const empty = path.join(dir, 'empty.txt');
     fs.writeFileSync(empty, '\n');

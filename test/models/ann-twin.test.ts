@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/tf';
 import { ScratchClip, getPreset } from '../../src/models';
 import { INFERENCE, SpikeMonitor } from '../../src/snn';
 

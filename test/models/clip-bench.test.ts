@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/tf';
 import { benchTeacher, imageMacs, vitB16Config } from '../../bench/teacher';
 import { parseHfClipConfig } from '../../src/models/clip-config';
 

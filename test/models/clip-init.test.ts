@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/tf';
 import { clipTensorShapes } from '../../src/models/clip-config';
 import { clipInitOf, createTeacher } from '../../src/models/clip-init';
 import { clipPresetConfig } from '../../src/models/clip-presets';

@@ -8,7 +8,7 @@
  * logSoftmax because tf.losses.softmaxCrossEntropy trips TF.js's kernel leak check under
  * IS_TEST (its customGrad keeps a tensor).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/tf';
 import { initBackend, releaseBackend } from '../../src/backend';
 import { installTrainingKernels } from '../../src/backend/gradients';
 import { ClipActivation, ClipConfig } from '../../src/models/clip-config';

@@ -3,7 +3,7 @@
  * small random CLIP folders in Hugging Face layout, through both weight routes
  * (model.safetensors and pytorch_model.bin).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/tf';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/tf';
 import { SpikeClipTextEncoder, getPreset, textEncoderLayers, type TextEncoderConfig } from '../../src/models';
 import { INFERENCE, SpikeMonitor, TRAINING } from '../../src/snn';
 

@@ -3,7 +3,7 @@
  * training kernels: the pure-JS cpu backend's conv filter gradient takes ~110 s per step here
  * (ENGINE-NOTES: never train on it), wasm takes ~0.15 s.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/tf';
 import { initBackend, releaseBackend } from '../../src/backend';
 import { installTrainingKernels } from '../../src/backend/gradients';
 import { SpikeClipImageEncoder, getPreset } from '../../src/models';

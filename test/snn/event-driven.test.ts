@@ -3,7 +3,7 @@
  * to the dense product on binary inputs (wasm), the dense fallback above the rate threshold or
  * for non-binary inputs, and the image encoder's embeddings and predictions unchanged.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/tf';
 import { initBackend, releaseBackend } from '../../src/backend';
 import { installTrainingKernels } from '../../src/backend/gradients';
 import { eventDriven, spikeConv2d, spikeMatMul } from '../../src/snn/fused/event';

@@ -3,7 +3,7 @@
  * output, running statistics and the gradients of x, weight and bias within 1e-5 (relative to
  * the largest value), on wasm and cpu; no tensors left behind.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/tf';
 import { initBackend, releaseBackend } from '../../src/backend';
 import { installTrainingKernels } from '../../src/backend/gradients';
 import { setFusedKernels } from '../../src/snn/fused';

@@ -3,7 +3,7 @@
  * identical spikes and input gradients within 1e-5, for every supported setting, on the wasm
  * and the pure-JS cpu backends; no tensors left behind.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/tf';
 import { initBackend, releaseBackend } from '../../src/backend';
 import { installTrainingKernels } from '../../src/backend/gradients';
 import { fusedKernelsEnabled, fusedLifSupports, setFusedKernels } from '../../src/snn/fused';

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/tf';
 import { DEFAULT_NEURON, INFERENCE, SpikeMonitor, TRAINING } from '../../src/snn';
 import { InitRng, SpikingMLP, SpikingSelfAttention } from '../../src/snn/layers';
 

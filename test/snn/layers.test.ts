@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/tf';
 import { INFERENCE, TRAINING, SpikeMonitor } from '../../src/snn';
 import {
   BatchNorm,

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/tf';
 import { MultiStepNeuron, stopGradient, validateNeuronConfig } from '../../src/snn/neuron';
 import { TRAINING } from '../../src/snn/module';
 import type { NeuronConfig, NeuronKind, SurrogateConfig } from '../../src/snn/neuron-config';

@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/tf';
 import { inspectCheckpoint } from '../../src/inspect/inspect';
 import { readCheckpointConfig, saveCheckpoint } from '../../src/io/checkpoint';
 import { getPreset, type SpikeClipConfig } from '../../src/models/config';

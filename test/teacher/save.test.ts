@@ -2,7 +2,7 @@
  * saveTeacherCheckpoint: a teacher built here (a preset, a trained BPE vocabulary) written in the
  * layout of `convert teacher` and loaded back bit for bit.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/tf';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';

@@ -2,7 +2,7 @@
  * The fine-tuning losses against hand computations: KL (sum and batchmean, temperature), CE, the
  * teacher distribution, and the gate's angle and decision.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/tf';
 import { crossEntropy, gradientAngle, klDivergence, teacherDistribution } from '../../src/train/losses';
 import { dualLossTerms } from '../../src/train/tasks/dual-loss';
 

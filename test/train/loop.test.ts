@@ -5,7 +5,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/tf';
 import { epochOrder } from '../../src/data/loader';
 import { InitRng, Linear } from '../../src/snn/layers';
 import { initialLoopState, runLoop, type LoopOptions, type LoopState, type TaskBatch, type TrainTask } from '../../src/train/loop';

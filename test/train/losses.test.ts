@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/tf';
 import { alignmentLoss } from '../../src/train/losses';
 import { cosineSimilarity, l2Normalize } from '../../src/models/normalize';
 

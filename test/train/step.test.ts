@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/tf';
 import { InitRng, Linear } from '../../src/snn/layers';
 import { Adam } from '../../src/train/optimizer';
 import { NonFiniteLossError, trainStep } from '../../src/train/step';

@@ -14,8 +14,8 @@
  * `installFrugalBackprop` replaces the method on the engine instance; `uninstallFrugalBackprop`
  * puts tfjs-core's back.
  */
-import * as tf from '@tensorflow/tfjs';
-import type { Tensor } from '@tensorflow/tfjs';
+import * as tf from '../../tf';
+import type { Tensor } from '../../tf';
 
 interface TapeNode {
   id: number;

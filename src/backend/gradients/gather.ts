@@ -9,8 +9,8 @@
  * every other case goes to the gradient that was registered before (tfjs-core's).
  * Ops only: correct on every backend.
  */
-import * as tf from '@tensorflow/tfjs';
-import type { GradConfig, NamedAttrMap, Tensor } from '@tensorflow/tfjs';
+import * as tf from '../../tf';
+import type { GradConfig, NamedAttrMap, Tensor } from '../../tf';
 
 let previous: GradConfig | undefined;
 

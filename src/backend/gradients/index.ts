@@ -30,8 +30,8 @@
  *
  * Idempotent: installing twice registers nothing new.
  */
-import * as tf from '@tensorflow/tfjs';
-import type { GradConfig, KernelConfig } from '@tensorflow/tfjs';
+import * as tf from '../../tf';
+import type { GradConfig, KernelConfig } from '../../tf';
 import type { BackendInfo } from '../index';
 import { batchMatMulConfig } from '../kernels/batch-matmul';
 import { conv2DBackpropFilterConfig, conv2DBackpropInputConfig } from '../kernels/conv2d-backprop';

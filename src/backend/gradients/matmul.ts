@@ -11,8 +11,8 @@
  * correct on every backend (it only composes ops); the speed on wasm comes from the BatchMatMul
  * kernel in ../kernels/batch-matmul.ts.
  */
-import * as tf from '@tensorflow/tfjs';
-import type { GradConfig, NamedAttrMap, Tensor } from '@tensorflow/tfjs';
+import * as tf from '../../tf';
+import type { GradConfig, NamedAttrMap, Tensor } from '../../tf';
 
 function prod(xs: number[]): number {
   return xs.reduce((p, v) => p * v, 1);

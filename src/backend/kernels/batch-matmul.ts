@@ -20,8 +20,8 @@
  *   XNNPACK operator for each of the 256 entries and took ~150 ms per product at batch 8.
  * Non-float32 operands go to the built-in kernel.
  */
-import * as tf from '@tensorflow/tfjs';
-import type { KernelConfig, KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs';
+import * as tf from '../../tf';
+import type { KernelConfig, KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '../../tf';
 import { builtin, WASM, WasmBackendLike, WasmOps, withOps } from './wasm-ops';
 import { simdKernels } from '../simd/instance';
 

@@ -16,8 +16,8 @@
  * NHWC or NCHW (NCHW is transposed to NHWC and back). The filter kernels have no dilation
  * attribute (tfjs-core's conv2d gradient rejects dilations > 1 itself).
  */
-import * as tf from '@tensorflow/tfjs';
-import type { KernelConfig, KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs';
+import * as tf from '../../tf';
+import type { KernelConfig, KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '../../tf';
 import { WASM, WasmBackendLike, WasmOps, withOps } from './wasm-ops';
 
 type ConvPad = 'valid' | 'same' | number | [[number, number], [number, number], [number, number], [number, number]];

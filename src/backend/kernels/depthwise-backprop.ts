@@ -9,8 +9,8 @@
  * - Input gradient: a depthwise conv (multiplier 1, C*M channels) of dy, zero-dilated by the
  *   stride, with the spatially reversed filter; then a sum over the M multipliers.
  */
-import * as tf from '@tensorflow/tfjs';
-import type { KernelConfig, KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs';
+import * as tf from '../../tf';
+import type { KernelConfig, KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '../../tf';
 import { dilateByStride } from './conv2d-backprop';
 import { WASM, WasmBackendLike, withOps } from './wasm-ops';
 

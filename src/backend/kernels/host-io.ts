@@ -10,7 +10,7 @@
  *   Float32Arrays handed over with `makeTensorInfo`.
  * Other backends (tensorflow) are not supported: callers check `hostKernelBackends`.
  */
-import type { DataId, DataType, TensorInfo } from '@tensorflow/tfjs';
+import type { DataId, DataType, TensorInfo } from '../../tf';
 
 /** Backends (TF.js registry names) our host kernels register for. */
 export const HOST_KERNEL_BACKENDS = ['wasm', 'cpu'] as const;

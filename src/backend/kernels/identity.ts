@@ -8,8 +8,8 @@
  * wasm backend already shares data between tensors (Reshape does), so this Identity shares the
  * data and counts a reference, as the cpu backend's does.
  */
-import * as tf from '@tensorflow/tfjs';
-import type { KernelConfig, KernelFunc, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs';
+import * as tf from '../../tf';
+import type { KernelConfig, KernelFunc, NamedTensorInfoMap, TensorInfo } from '../../tf';
 import { builtin, WASM, WasmBackendLike } from './wasm-ops';
 
 function identity({ inputs, backend }: { inputs: NamedTensorInfoMap; backend: {} }): TensorInfo {

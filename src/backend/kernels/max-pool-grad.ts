@@ -6,8 +6,8 @@
  * at (y, x); the maximum is the first one in row-major window order (strict `>`, as the cpu
  * backend's maxPoolPositions). Padding positions are never the maximum.
  */
-import * as tf from '@tensorflow/tfjs';
-import type { KernelConfig, KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs';
+import * as tf from '../../tf';
+import type { KernelConfig, KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '../../tf';
 import { hostKernel } from './host-io';
 import { builtin, WASM } from './wasm-ops';
 

@@ -10,8 +10,8 @@
  * sums). Reductions over the innermost axes only (C = 1), non-contiguous axis sets and
  * non-float32 tensors go to the built-in kernel.
  */
-import * as tf from '@tensorflow/tfjs';
-import type { KernelConfig, KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs';
+import * as tf from '../../tf';
+import type { KernelConfig, KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '../../tf';
 import { builtin, WASM, WasmBackendLike } from './wasm-ops';
 
 /** [A, R, C] of `shape` reduced over `axes`, or null when the axes are not one contiguous block. */

@@ -5,8 +5,8 @@
  * plus zero-filling the output (the dense gradient of the whole table).
  * Ids outside [0, numSegments) are dropped, as on the cpu backend.
  */
-import * as tf from '@tensorflow/tfjs';
-import type { KernelConfig, KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs';
+import * as tf from '../../tf';
+import type { KernelConfig, KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '../../tf';
 import { WASM, WasmBackendLike } from './wasm-ops';
 
 function unsortedSegmentSum({ inputs, backend, attrs }: { inputs: NamedTensorInfoMap; backend: {}; attrs?: NamedAttrMap }): TensorInfo {

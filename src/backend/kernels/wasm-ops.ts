@@ -6,8 +6,8 @@
  * and dispose every intermediate through the backend's reference counts, exactly as the wasm
  * package's own JS kernels do (see Reshape: it shares the dataId and increments its refCount).
  */
-import * as tf from '@tensorflow/tfjs';
-import type { DataId, DataType, KernelConfig, KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs';
+import * as tf from '../../tf';
+import type { DataId, DataType, KernelConfig, KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '../../tf';
 
 /** The parts of tfjs-backend-wasm's BackendWasm (4.22) that our kernels use. */
 export interface WasmBackendLike {

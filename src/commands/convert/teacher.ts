@@ -5,6 +5,7 @@ import { SpikeclipCommand } from '../../cli/base-command';
 import { EXIT, UserError } from '../../cli/errors';
 import { makeProvenance } from '../../cli/provenance';
 import { ConvertTeacherResult, convertHfClipFolder } from '../../teacher/checkpoint';
+import { resolveModelSource } from '../../teacher/hf-cache';
 
 export default class ConvertTeacher extends SpikeclipCommand<typeof ConvertTeacher> {
   static override summary = 'Convert a Hugging Face CLIP folder into a spikeclip teacher checkpoint.';
@@ -16,20 +17,29 @@ export default class ConvertTeacher extends SpikeclipCommand<typeof ConvertTeach
 
   static override examples = [
     '<%= config.bin %> convert teacher --from ~/models/clip-vit-base-patch16 --out ckpt/clip-b16',
+    '<%= config.bin %> convert teacher --from openai/clip-vit-base-patch16 --out ckpt/clip-b16',
     '<%= config.bin %> convert teacher --from ./clip-vit-base-patch32 --out ckpt/clip-b32 --force --json',
   ];
 
   static override flags = {
-    from: Flags.string({ description: 'Hugging Face CLIP folder (config.json, model.safetensors or pytorch_model.bin, vocab.json, merges.txt).', required: true }),
+    from: Flags.string({
+      description:
+        'Hugging Face CLIP folder (config.json, model.safetensors or pytorch_model.bin, vocab.json, merges.txt), or a model id such as openai/clip-vit-base-patch16[@revision] found in the local Hugging Face cache (HF_HUB_CACHE, HF_HOME; offline).',
+      required: true,
+    }),
     out: Flags.string({ description: 'Checkpoint directory to write.', required: true }),
     force: Flags.boolean({ description: 'Replace --out if it is already a spikeclip checkpoint.', default: false }),
   };
 
   async run(): Promise<ConvertTeacherResult> {
-    const { from, out, force } = this.flags;
+    const { out, force } = this.flags;
+    const source = resolveModelSource(this.flags.from);
+    const from = source.dir;
+    if (source.hf) this.note(`${source.hf.repo}@${source.hf.revision}: commit ${source.hf.commit} from the Hugging Face cache ${source.hf.cache}`);
     checkOut(from, out, force);
-    this.progress.update(`converting ${from}`);
-    const result = await convertHfClipFolder(from, out, { provenance: { ...makeProvenance({ seed: this.flags.seed }), teacher: path.resolve(from) } });
+    this.progress.update(`converting ${this.flags.from}`);
+    const teacher = source.hf ? `${source.hf.repo}@${source.hf.commit}` : path.resolve(from);
+    const result = await convertHfClipFolder(from, out, { provenance: { ...makeProvenance({ seed: this.flags.seed }), teacher } });
     this.progress.stop();
     if (!this.jsonEnabled()) {
       for (const n of result.notes) this.note(`note: ${n}`);

@@ -14,8 +14,8 @@
  * and only x is kept for the backward pass. JS loops over Float32Arrays, for wasm and cpu.
  * The composed path (BatchNorm with fused kernels switched off) is the tests' reference.
  */
-import * as tf from '@tensorflow/tfjs';
-import type { KernelConfig, KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs';
+import * as tf from '../../tf';
+import type { KernelConfig, KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '../../tf';
 import { HOST_KERNEL_BACKENDS, hostKernel } from '../../backend/kernels/host-io';
 import type { WasmBackendLike } from '../../backend/kernels/wasm-ops';
 import { simdKernels, type SimdKernels } from '../../backend/simd/instance';

@@ -13,8 +13,8 @@
  * not apply (another backend, or switched off). Under a gradient tape (wasm only) they run the
  * event-driven forward with the dense gradient.
  */
-import * as tf from '@tensorflow/tfjs';
-import type { KernelConfig, KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs';
+import * as tf from '../../tf';
+import type { KernelConfig, KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '../../tf';
 import { hostKernel } from '../../backend/kernels/host-io';
 import { builtin, WasmBackendLike, withOps } from '../../backend/kernels/wasm-ops';
 import { simdKernels } from '../../backend/simd/instance';

@@ -13,8 +13,8 @@
  * soft reset, detachReset on and off) on the backends that have the kernels; PLIF (a learnable
  * decay) stays on the composed path. The composed path is the oracle of the tests.
  */
-import * as tf from '@tensorflow/tfjs';
-import type { KernelConfig, KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs';
+import * as tf from '../../tf';
+import type { KernelConfig, KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '../../tf';
 import { HOST_KERNEL_BACKENDS, hostKernel, Scratch } from '../../backend/kernels/host-io';
 import type { WasmBackendLike } from '../../backend/kernels/wasm-ops';
 import { simdKernels, type SimdKernels } from '../../backend/simd/instance';

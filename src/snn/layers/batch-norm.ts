@@ -11,7 +11,7 @@
  * PyTorch's `num_batches_tracked` is not stored (with a fixed momentum it changes nothing);
  * the PyTorch exporter writes it as 0.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../tf';
 import { Module, ModuleError, type ForwardContext } from '../module';
 import { fusedBatchNorm, fusedBatchNormAvailable } from '../fused/batch-norm';
 import { fusedKernelsEnabled } from '../fused/switch';

@@ -3,7 +3,7 @@
  * [C_out]. PyTorch's nn.Conv2d stores OIHW; src/models/pytorch-names.ts converts.
  * Initialisation is PyTorch's default (U(+-1/sqrt(C_in*kH*kW)) for weight and bias).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../tf';
 import { Module, ModuleError, type ForwardContext } from '../module';
 import { InitRng, torchDefaultInit } from './init';
 import type { FanOutMap } from '../monitor';

@@ -1,5 +1,5 @@
 /** Lookup table: `weight` [num, dim]; ids (int32, any shape) -> [...ids.shape, dim]. */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../tf';
 import { Module, ModuleError } from '../module';
 import { InitRng, normalInit } from './init';
 

@@ -5,7 +5,7 @@
  * from the same seed gets identical weights. The initialisers follow PyTorch's defaults, so
  * that a freshly built model matches a freshly built reference model in distribution.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../tf';
 
 export class InitRng {
   private state: number;

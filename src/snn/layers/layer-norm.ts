@@ -1,5 +1,5 @@
 /** LayerNorm over the last axis (PyTorch nn.LayerNorm: biased variance, eps 1e-5, weight 1, bias 0). */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../tf';
 import { Module, ModuleError } from '../module';
 
 export class LayerNorm extends Module {

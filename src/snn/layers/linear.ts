@@ -4,7 +4,7 @@
  * [rows, C] matrices. Initialisation: PyTorch's default, or timm's trunc-normal(std) with a
  * zero bias.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../tf';
 import { Module, ModuleError, type ForwardContext } from '../module';
 import { InitRng, torchDefaultInit, truncNormalInit } from './init';
 import { reportOps, type ObserveSpec } from './observe';

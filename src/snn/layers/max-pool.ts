@@ -3,7 +3,7 @@
  * pad every side with -Infinity explicitly, then a 'valid' pool. TF's 'same' padding is
  * asymmetric and would give different windows. Output size floor((H + 2p - k) / s) + 1.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../tf';
 import { ModuleError } from '../module';
 
 export function maxPool2dTorch(x: tf.Tensor4D, kernel = 3, stride = 2, pad = 1): tf.Tensor4D {

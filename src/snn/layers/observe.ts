@@ -17,7 +17,7 @@
  * the monitor counts the exact synaptic operations (`LayerObservation.synapticOps`); the
  * firing-rate estimate fr * T * FLOPs then over-counts at the borders, like the FLOP count.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../tf';
 import type { ForwardContext } from '../module';
 import type { FanOutMap, OpKind } from '../monitor';
 

@@ -3,7 +3,7 @@
  *   x = x + attn(x); x = x + mlp(x)
  * Children `attn` (SpikingSelfAttention) and `mlp` (SpikingMLP), as in the reference.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../tf';
 import { Module, type ForwardContext } from '../module';
 import type { NeuronConfig } from '../neuron-config';
 import { InitRng, joinName } from './init';

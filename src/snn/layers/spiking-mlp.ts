@@ -4,7 +4,7 @@
  * Module names follow the reference: mlp1_lif, mlp1_conv, mlp1_bn, mlp2_lif, mlp2_conv, mlp2_bn.
  * Monitor records (kind 'ac'): `mlp1_conv` (fanOut hidden), `mlp2_conv` (fanOut C).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../tf';
 import { Module, ModuleError, type ForwardContext } from '../module';
 import { MultiStepNeuron } from '../neuron';
 import type { NeuronConfig } from '../neuron-config';

@@ -23,7 +23,7 @@
  * Both follow the layer convention fanOut = FLOPs / input elements, so nonZero * fanOut is the
  * spike-driven operation count and the firing-rate estimate agrees with it.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../tf';
 import { Module, ModuleError, type ForwardContext } from '../module';
 import { MultiStepNeuron } from '../neuron';
 import type { NeuronConfig } from '../neuron-config';

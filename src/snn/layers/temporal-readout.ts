@@ -6,7 +6,7 @@
  * encoder itself named `weights_tensor` (shape [1, T, 1]); the encoders here register it the same
  * way (shape [T]) and use `applyTemporalReadout`; `TemporalReadout` wraps it as a module.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../tf';
 import { Module, ModuleError } from '../module';
 
 /** w[t] = ln(0.8 * 2^-(T-1-t)), t = 0..T-1. */

@@ -4,7 +4,7 @@
  * sample (its own CLIP view, computed once and cached: see feature-cache.ts).
  * L = mean(1 - cos(student, teacher)); only the image encoder's parameters train.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../tf';
 import type { DataLoader } from '../../data/loader';
 import { cosineSimilarity } from '../../models/normalize';
 import type { SpikeClip } from '../../models/spikeclip';

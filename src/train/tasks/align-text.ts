@@ -3,7 +3,7 @@
  * each prompt the same way as the teacher's, L = mean(1 - cos(student, teacher)). The teacher's
  * text features are computed once; only the text encoder's parameters (embeddings included) train.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../tf';
 import { epochOrder } from '../../data/loader';
 import type { SpikeClip } from '../../models/spikeclip';
 import { cosineSimilarity } from '../../models/normalize';

@@ -5,7 +5,7 @@
  * by one of its class's prompt templates, drawn per (seed, epoch, sample), so the training pairs
  * are reproducible and a run resumed mid-epoch sees the same captions.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../tf';
 import type { DataLoader } from '../../data/loader';
 import { rngOf, randInt } from '../../data/rng';
 import type { DatasetSplit } from '../../data/types';

@@ -11,7 +11,7 @@
  *   gate (--boundary-angle A): the CE and KL gradients are computed separately; when the angle
  *         between them is <= A degrees a CE-only step is taken, otherwise the batch is skipped.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../tf';
 import type { DataLoader } from '../../data/loader';
 import { ZeroShotClassifier, type ClassMatrix } from '../../eval/classifier';
 import { l2Normalize } from '../../models/normalize';
