@@ -18,7 +18,8 @@ import { type Encoder, loadEncoder, studentEncoder } from '../encoders/encoder';
 import { buildClassMatrix, type ClassMatrix } from '../eval/classifier';
 import { defaultTemplates, promptsPerClass, readClassNamesFile, readTemplatesFile, resolveCandidates, type CandidateSet, type TemplateSpec } from '../eval/label-files';
 import { readCheckpointConfig } from '../io/checkpoint';
-import { PRESET_NAMES, type SpikeClipConfig } from '../models/config';
+import { getPreset, PRESET_NAMES, type SpikeClipConfig } from '../models/config';
+import { clipTokenizerFiles, trainClipBpe } from '../text/bpe-train';
 import type { ClipConfig } from '../models/clip-config';
 import { SpikeClip } from '../models/spikeclip';
 import type { TensorData } from '../snn/module';
@@ -32,7 +33,7 @@ import { initialLoopState, runLoop, type LoopOptions, type LoopResult, type Loop
 import { Adam } from './optimizer';
 import { restoreTrainingState, trainingInfo } from './resume';
 import { differingOptions, resolveResume, RunDir } from './run-dir';
-import { checkStudentFitsTeacher, studentConfigFor } from './student-setup';
+import { checkStudentFitsTeacher, firingTextInit, identicalClassVectors, studentConfigFor } from './student-setup';
 import { DualLossTask, type FinetuneLoss } from './tasks/dual-loss';
 
 /** The reference recipe (METHOD.md section 6). */
@@ -158,8 +159,6 @@ export async function prepareFinetune(o: FinetuneOptions): Promise<PreparedFinet
       throw new TrainError(`${from} has no tokenizer/ folder, so its text encoder cannot build the class matrix`, 'E_TOKENIZER', `copy vocab.json and merges.txt from the teacher's tokenizer/ into ${path.join(from, 'tokenizer')}`);
     }
     if (teacherConfig) checkStudentFitsTeacher(studentConfig, teacherConfig, from, o.teacher as string);
-  } else if (teacherConfig === undefined) {
-    throw trainUsage('a fresh student needs a tokenizer for its class matrix, and neither --checkpoint nor --teacher was given', 'give --checkpoint CKPT (a pretrained student), or --teacher CKPT whose tokenizer and sizes a fresh --preset student takes');
   }
 
   // the dataset, its classes and the split that selects `best`
@@ -231,9 +230,12 @@ export async function prepareFinetune(o: FinetuneOptions): Promise<PreparedFinet
 export async function executeFinetune(p: PreparedFinetune): Promise<FinetuneResult> {
   const o = p.o;
   const opt = p.options;
-  const run = RunDir.open(o.out, { command: 'finetune', options: opt, provenance: o.provenance ?? {} }, { resuming: p.resuming });
+  // the run folder is made once the models and W are ready (a degenerate W writes nothing)
+  let run: RunDir | undefined;
+  const early: string[] = [];
   const log = (line: string): void => {
-    run.log(line);
+    if (run) run.log(line);
+    else early.push(line);
     o.onLog?.(line);
   };
   const cacheDir = o.cacheDir === undefined ? defaultCacheDir() : o.cacheDir;
@@ -251,14 +253,32 @@ export async function executeFinetune(p: PreparedFinetune): Promise<FinetuneResu
       tokenizerFiles = s.tokenizerFiles;
       resume = { tensors: s.trainingState?.tensors, info: s.trainingState?.info };
     } else {
-      // a fresh student: its random text encoder acts as a fixed class-vector head (the from-scratch baseline)
-      model = new SpikeClip(studentConfigFor(opt.preset as string, p.teacherConfig), { seed: opt.seed as number });
+      // a fresh student: its random text encoder acts as a fixed class-vector head (the from-scratch
+      // baseline). It takes the teacher's tokenizer and sizes; without a teacher, a byte-level BPE
+      // learnt from the class prompts (nothing to download).
       tokenizerFiles = teacher?.tokenizerFiles;
+      let vocabSize: number | undefined;
+      if (!tokenizerFiles) {
+        const bpe = trainClipBpe(p.prompts.flat());
+        tokenizerFiles = clipTokenizerFiles(bpe, { contextLength: getPreset(opt.preset as string).text.contextLength });
+        vocabSize = bpe.vocabSize;
+        log(`tokenizer: byte-level BPE with ${bpe.merges.length} merges (${bpe.vocabSize} tokens) learnt from the ${p.prompts.flat().length} class prompts`);
+      }
+      model = new SpikeClip(studentConfigFor(opt.preset as string, p.teacherConfig, vocabSize), { seed: opt.seed as number });
+      firingTextInit(model, opt.seed as number);
     }
     const student = studentEncoder(model, { tokenizerFiles, studentResize: opt.studentResize as StudentResize });
     // W, exactly as eval builds it (frozen text encoder)
     o.onStatus?.('class matrix');
     const W: ClassMatrix = buildClassMatrix({ prompts: p.prompts, encodeTexts: (texts) => student.encodeTexts(texts), renormalize: opt.renormalize as boolean });
+    const same = identicalClassVectors(W.weights, W.numClasses, W.dim);
+    if (same) {
+      throw new TrainError(
+        `the class matrix has the same vector for "${p.candidates.names[same[0]]}" and "${p.candidates.names[same[1]]}": the text encoder does not tell these prompts apart (an untrained spiking text encoder does not fire, so every prompt gets the same embedding)`,
+        'E_CLASS_MATRIX',
+        'pretrain the text encoder first (spikeclip pretrain --part text), or start from a checkpoint whose text encoder was trained',
+      );
+    }
     log(`class matrix: ${W.numClasses} classes x ${p.prompts[0].length} prompts each, from the ${from !== undefined ? 'checkpoint\'s' : 'fresh'} text encoder`);
     // the teacher's distribution over W, once per training sample
     let teacherP: Float32Array | undefined;
@@ -295,6 +315,8 @@ export async function executeFinetune(p: PreparedFinetune): Promise<FinetuneResu
     if (o.boundaryAngle !== undefined) task.enableGate();
     const optimizer = new Adam(task.params, { lr: opt.lr as number });
     closers.push(() => optimizer.dispose());
+    run = RunDir.open(o.out, { command: 'finetune', options: opt, provenance: o.provenance ?? {} }, { resuming: p.resuming });
+    for (const line of early) run.log(line);
     let state: LoopState = initialLoopState();
     if (p.resumeDir !== undefined) state = restoreTrainingState(optimizer, resume.tensors, resume.info, p.resumeDir);
     const studentModel = model;
