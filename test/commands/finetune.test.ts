@@ -10,6 +10,7 @@ import * as path from 'path';
 import { convertHfClipFolder } from '../../src/teacher/checkpoint';
 import { writeClipFixture } from '../helpers/clip-fixture';
 import { patternPng, writeMicroStudent } from '../helpers/eval-fixtures';
+import { makeCifarFixture } from '../helpers/fixtures-cifar';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const BIN = path.join(ROOT, 'bin', 'run.js');
@@ -121,6 +122,30 @@ describe('spikeclip finetune', () => {
     expect(en.status).toBe(0);
     const cfg = JSON.parse(fs.readFileSync(path.join(ck, 'config.json'), 'utf8')) as Record<string, unknown>;
     expect(cfg).toMatchObject({ kind: 'student', stage: 'finetune', loss: 'dual', selectOn: 'val', classNames: CLASSES.slice().sort() });
+  });
+
+  test('the CLI contract: a fresh tiny student on CIFAR-10 with CE only, no teacher, then eval on test', () => {
+    const data = path.join(work, 'data');
+    fs.mkdirSync(data, { recursive: true });
+    makeCifarFixture({ name: 'cifar10', format: 'binary', as: 'folder', dir: data, perBatch: 8, testCount: 10 });
+    const out = path.join(work, 'contract');
+    const res = ok<{ stopped: string; steps: number; classes: number }>(
+      cli(['finetune', '--dataset', 'cifar10', '--data-dir', data, '--preset', 'spikeclip-tiny', '--loss', 'ce', '--lr', '1e-3', '--batch-size', '16', '--max-steps', '3', '--seed', '1', '--out', out, '--json']),
+    );
+    expect(res).toMatchObject({ stopped: 'max-steps', steps: 3, classes: 10 });
+    expect(fs.readFileSync(path.join(out, 'out.log'), 'utf8')).toMatch(/tokenizer: byte-level BPE .* learnt from the 180 class prompts/);
+    const ev = ok<{ results: { metrics: { acc1: number }; split: string }[] }>(cli(['eval', '--checkpoint', path.join(out, 'checkpoints', 'latest'), '--dataset', 'cifar10', '--data-dir', data, '--split', 'test', '--json']));
+    expect(ev.results[0].split).toBe('test');
+  });
+
+  test('an untrained text encoder (every class vector the same) is refused before the run folder is made', async () => {
+    const silent = path.join(work, 'silent');
+    const r = cli(['pretrain', '--part', 'image', '--teacher', teacher, '--dataset', `folder:${folder}`, '--preset', 'spikeclip-tiny', '--max-steps', '1', '--batch-size', '8', '--out', silent, '--json']);
+    expect(r.status).toBe(0);
+    const ft = cli(['finetune', '--checkpoint', path.join(silent, 'checkpoints', 'latest'), '--dataset', `folder:${folder}`, '--loss', 'ce', '--out', path.join(work, 'b6'), '--json']);
+    expect(ft.status).toBe(4);
+    expect(errorOf(ft)).toMatch(/the class matrix has the same vector for .* the text encoder does not tell these prompts apart/);
+    expect(fs.existsSync(path.join(work, 'b6'))).toBe(false);
   });
 
   test('bad input: one line each, before training, nothing written', async () => {

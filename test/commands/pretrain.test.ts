@@ -134,6 +134,24 @@ describe('spikeclip pretrain', () => {
     expect(typeof epochs[3].logit_scale).toBe('number');
   });
 
+  test('--part clip --target teacher: a CLIP teacher from scratch (own BPE tokenizer) that pretrain, eval and embed accept', () => {
+    const out = path.join(work, 'clip-teacher');
+    const r = cli(['pretrain', '--part', 'clip', '--target', 'teacher', '--preset', 'clip-tiny', '--dataset', `folder:${folder}`, '--epochs', '3', '--batch-size', '16', '--out', out, '--json']);
+    expect(r.status).toBe(0);
+    const epochs = epochsOf(out);
+    expect(epochs[2].loss as number).toBeLessThan(epochs[0].loss as number);
+    expect(typeof epochs[2].val_top1).toBe('number');
+    const ck = path.join(out, 'checkpoints', 'latest');
+    const cfg = JSON.parse(fs.readFileSync(path.join(ck, 'config.json'), 'utf8')) as Record<string, unknown>;
+    expect(cfg).toMatchObject({ kind: 'teacher', model: 'clip', stage: 'pretrain-clip', preset: 'clip-tiny' });
+    expect(fs.readFileSync(path.join(out, 'out.log'), 'utf8')).toMatch(/tokenizer: byte-level BPE with \d+ merges/);
+    // the new teacher is a teacher like any other
+    const text = cli(['pretrain', '--part', 'text', '--teacher', ck, '--dataset', `folder:${folder}`, '--max-steps', '2', '--batch-size', '4', '--out', path.join(work, 'from-own-teacher'), ...TINY]);
+    expect(text.status).toBe(0);
+    expect(cli(['eval', '--checkpoint', ck, '--dataset', `folder:${folder}`, '--split', 'val', '--json']).status).toBe(0);
+    expect(cli(['embed', '--model', ck, '--text', 'a photo of a cat.', '--json']).status).toBe(0);
+  });
+
   test('Ctrl-C mid-epoch saves a resumable checkpoint; the resumed run ends bit-identical to an uninterrupted one', async () => {
     // (no --json: the progress lines on stderr say when step 3 is done)
     const args = (out: string) => ['pretrain', '--part', 'image', '--teacher', teacher, '--dataset', `folder:${folder}`, '--epochs', '2', '--batch-size', '4', '--out', out, '--preset', 'spikeclip-tiny'];
