@@ -14,7 +14,7 @@ import * as path from 'path';
 import * as tf from '../tf';
 import { CheckpointError, checkpointHash, loadCheckpoint, readCheckpointConfig } from '../io/checkpoint';
 import { type ClipPreprocessConfig, preprocessClipImages } from '../data/clip-preprocess';
-import { CLIP_MEAN, CLIP_STD, type StudentResize, type ViewSpec, normaliseInto, applyView, studentView } from '../data/transforms';
+import { CLIP_MEAN, CLIP_STD, type StudentResize, type ViewSpec, normaliseInto, normalisationTables, applyView, studentView } from '../data/transforms';
 import type { ImageSource } from '../data/types';
 import type { SpikeClip } from '../models/spikeclip';
 import type { SpikeMonitor } from '../snn/monitor';
@@ -86,11 +86,7 @@ async function preprocessView(input: Extract<ImageInput, { kind: 'view' }>, sour
   const S = input.view.size;
   const per = S * S * 3;
   const out = new Float32Array(sources.length * per);
-  const tables = [0, 1, 2].map((c) => {
-    const t = new Float32Array(256);
-    for (let v = 0; v < 256; v++) t[v] = (v / 255 - input.mean[c]) / input.std[c];
-    return t;
-  });
+  const tables = normalisationTables(input.mean, input.std);
   for (let i = 0; i < sources.length; i++) normaliseInto(await applyView(sources[i], input.view), out, i * per, tables);
   return out;
 }

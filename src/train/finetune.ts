@@ -29,8 +29,9 @@ import { hasTokenizerFiles } from '../text/tokenizer-files';
 import { TrainError, trainUsage } from './errors';
 import { teacherImageFeatures } from './feature-cache';
 import { type KlReduction, teacherDistribution } from './losses';
-import { initialLoopState, runLoop, type LoopOptions, type LoopResult, type LoopState, type ProgressInfo } from './loop';
+import { initialLoopState, runLoop, type LoopOptions, type LoopResult, type LoopState } from './loop';
 import { Adam } from './optimizer';
+import { checkPositive, checkRunOptions, type TrainRunOptions } from './run-options';
 import { restoreTrainingState, trainingInfo } from './resume';
 import { differingOptions, resolveResume, RunDir } from './run-dir';
 import { checkStudentFitsTeacher, firingTextInit, identicalClassVectors, studentConfigFor } from './student-setup';
@@ -39,7 +40,7 @@ import { DualLossTask, type FinetuneLoss } from './tasks/dual-loss';
 /** The reference recipe (METHOD.md section 6). */
 export const FINETUNE_DEFAULTS = Object.freeze({ epochs: 200, batchSize: 196, lr: 5e-4, lrMin: 1e-5, klWeight: 1, klReduction: 'sum' as KlReduction, temperature: 1 });
 
-export interface FinetuneOptions {
+export interface FinetuneOptions extends TrainRunOptions {
   checkpoint?: string;
   teacher?: string;
   preset?: string;
@@ -57,32 +58,6 @@ export interface FinetuneOptions {
   /** Share of train carved as validation where the dataset has no val split (default 0.1). */
   valFraction?: number;
   selectOn?: 'val' | 'test';
-  epochs?: number;
-  batchSize?: number;
-  lr?: number;
-  lrMin?: number;
-  tMax?: number;
-  gradAccum?: number;
-  patience?: number;
-  out: string;
-  resume?: string;
-  force?: boolean;
-  maxSteps?: number;
-  saveEvery?: number;
-  saveEverySteps?: number;
-  evalEvery?: number;
-  logEvery?: number;
-  keep?: number;
-  seed?: number;
-  studentResize?: StudentResize;
-  cacheDir?: string | false;
-  workers?: number;
-  provenance?: Record<string, unknown>;
-  stopRequested?: () => boolean;
-  onProgress?: (p: ProgressInfo) => void;
-  onStatus?: (text: string) => void;
-  onLog?: (line: string) => void;
-  onWarning?: (message: string) => void;
 }
 
 export interface PreparedFinetune {
@@ -116,16 +91,11 @@ export interface FinetuneResult {
   bestMetric?: LoopState['best'];
 }
 
-function positive(name: string, v: number | undefined, integer: boolean): void {
-  if (v === undefined) return;
-  if (!Number.isFinite(v) || v <= 0 || (integer && !Number.isInteger(v))) throw trainUsage(`--${name} must be a positive ${integer ? 'integer' : 'number'}, got ${v}`, `give --${name} a value above 0`);
-}
-
 /** Everything that needs no TF.js: flags, the run folder, checkpoints, the dataset and its classes. */
 export async function prepareFinetune(o: FinetuneOptions): Promise<PreparedFinetune> {
-  for (const [n, v, int] of [['epochs', o.epochs, true], ['batch-size', o.batchSize, true], ['lr', o.lr, false], ['t-max', o.tMax, true], ['grad-accum', o.gradAccum, true], ['max-steps', o.maxSteps, true], ['temperature', o.temperature, false], ['boundary-angle', o.boundaryAngle, false], ['patience', o.patience, true]] as const) {
-    positive(n, v, int);
-  }
+  checkRunOptions(o);
+  checkPositive('temperature', o.temperature, false);
+  checkPositive('boundary-angle', o.boundaryAngle, false);
   if (o.klWeight !== undefined && !(o.klWeight >= 0 && Number.isFinite(o.klWeight))) throw trainUsage(`--kl-weight must be a number >= 0, got ${o.klWeight}`, 'give e.g. --kl-weight 1');
   if (o.boundaryAngle !== undefined && o.boundaryAngle > 180) throw trainUsage(`--boundary-angle is in degrees (0, 180], got ${o.boundaryAngle}`, 'give e.g. --boundary-angle 90');
   const loss: FinetuneLoss = o.loss ?? (o.teacher !== undefined ? 'dual' : 'ce');

@@ -14,12 +14,11 @@ import { DataLoader } from '../data/loader';
 import { openDataset } from '../data/registry';
 import { concatSplits, type FingerprintedSplit } from '../data/splits';
 import { permutation, rngOf } from '../data/rng';
-import type { StudentResize } from '../data/transforms';
 import type { DatasetSplit } from '../data/types';
 import { type Encoder, loadEncoder, studentEncoder } from '../encoders/encoder';
 import { defaultTemplates } from '../eval/label-files';
 import { checkpointHash, readCheckpointConfig } from '../io/checkpoint';
-import { PRESET_NAMES, validateConfig, type SpikeClipConfig } from '../models/config';
+import { PRESET_NAMES, type SpikeClipConfig } from '../models/config';
 import type { ClipConfig } from '../models/clip-config';
 import { CLIP_PRESET_NAMES } from '../models/clip-presets';
 import { SpikeClip } from '../models/spikeclip';
@@ -28,8 +27,9 @@ import { readTeacherCheckpointInfo } from '../teacher/checkpoint';
 import { CLASSES_BY_DATASET } from '../text/classnames';
 import { TrainError, trainUsage } from './errors';
 import { teacherImageFeatures } from './feature-cache';
-import { initialLoopState, runLoop, type LoopOptions, type LoopResult, type LoopState, type ProgressInfo, type TrainTask } from './loop';
+import { initialLoopState, runLoop, type LoopOptions, type LoopResult, type LoopState, type TrainTask } from './loop';
 import { Adam } from './optimizer';
+import { checkRunOptions, type TrainRunOptions } from './run-options';
 import { restoreTrainingState, trainingInfo } from './resume';
 import { differingOptions, resolveResume, RunDir, RUN_FILES, type RunParamsFile } from './run-dir';
 import { checkStudentFitsTeacher, copyTeacherEmbeddings, studentConfigFor } from './student-setup';
@@ -49,7 +49,7 @@ export const PRETRAIN_DEFAULTS: Readonly<Record<'text' | 'image' | 'clip', { epo
   clip: { epochs: 20, batchSize: 128, lr: 1e-3, lrMin: 1e-5 },
 };
 
-export interface PretrainOptions {
+export interface PretrainOptions extends TrainRunOptions {
   part: PretrainPart;
   /** For --part clip: train the spiking student (default) or a small ANN CLIP teacher. */
   target?: 'student' | 'teacher';
@@ -60,37 +60,8 @@ export interface PretrainOptions {
   /** A file of prompts, one per line (text part). */
   prompts?: string;
   dataDir?: string;
-  epochs?: number;
-  batchSize?: number;
-  lr?: number;
-  lrMin?: number;
-  /** Cosine schedule length in epochs (default: the part's reference value, else the epochs). */
-  tMax?: number;
-  gradAccum?: number;
-  patience?: number;
   /** Text part: fraction of the prompts held out for validation (default 0: the reference trains on all). */
   valFraction?: number;
-  out: string;
-  resume?: string;
-  force?: boolean;
-  maxSteps?: number;
-  saveEvery?: number;
-  saveEverySteps?: number;
-  evalEvery?: number;
-  logEvery?: number;
-  keep?: number;
-  seed?: number;
-  studentResize?: StudentResize;
-  /** Cache root for teacher features and decoded views (default SPIKECLIP_CACHE or ~/.cache/spikeclip); false: no feature cache. */
-  cacheDir?: string | false;
-  /** Decode workers of the loader ('auto' default). */
-  workers?: number;
-  provenance?: Record<string, unknown>;
-  stopRequested?: () => boolean;
-  onProgress?: (p: ProgressInfo) => void;
-  onStatus?: (text: string) => void;
-  onLog?: (line: string) => void;
-  onWarning?: (message: string) => void;
 }
 
 /** One phase of a run: the part it trains and its resolved recipe. */
@@ -132,11 +103,6 @@ export interface PretrainResult {
   checkpoint?: string;
   best?: string;
   stopped: LoopResult['stopped'];
-}
-
-function positive(name: string, v: number | undefined, integer: boolean): void {
-  if (v === undefined) return;
-  if (!Number.isFinite(v) || v <= 0 || (integer && !Number.isInteger(v))) throw trainUsage(`--${name} must be a positive ${integer ? 'integer' : 'number'}, got ${v}`, `give --${name} a value above 0`);
 }
 
 /** The prompts of the text corpus: templates x class names of each dataset, then the --prompts file. */
@@ -188,10 +154,7 @@ export async function preparePretrain(o: PretrainOptions): Promise<PreparedPretr
   if (!PRETRAIN_PARTS.includes(o.part)) throw trainUsage(`--part ${String(o.part)} is not one of ${PRETRAIN_PARTS.join(', ')}`, 'choose --part text, image, both or clip');
   const target = o.target ?? 'student';
   if (target === 'teacher' && o.part !== 'clip') throw trainUsage('--target teacher goes with --part clip', 'train a teacher with --part clip --target teacher; alignment parts always train the student');
-  for (const [n, v, int] of [['epochs', o.epochs, true], ['batch-size', o.batchSize, true], ['lr', o.lr, false], ['t-max', o.tMax, true], ['grad-accum', o.gradAccum, true], ['max-steps', o.maxSteps, true], ['save-every', o.saveEvery, true], ['patience', o.patience, true]] as const) {
-    positive(n, v, int);
-  }
-  if (o.lrMin !== undefined && !(o.lrMin >= 0)) throw trainUsage(`--lr-min must be a number >= 0, got ${o.lrMin}`, 'give --lr-min 0 or more');
+  checkRunOptions(o);
   if (o.valFraction !== undefined && !(o.valFraction >= 0 && o.valFraction < 1)) throw trainUsage(`--val-fraction must be in [0, 1), got ${o.valFraction}`, 'give e.g. --val-fraction 0.1');
   if (o.init !== undefined && o.resume !== undefined) throw trainUsage('--init and --resume do not go together', 'use --resume to continue a run, --init to start a new one from a checkpoint');
   const preset = o.preset ?? (target === 'teacher' ? 'clip-tiny' : 'spikeclip-b');

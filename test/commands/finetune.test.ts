@@ -3,7 +3,6 @@
  * folder: dual, ce, kl and gate modes run and lower their loss; --max-steps + --resume ends
  * bit-identical to a straight run; finetune -> eval -> energy report --rates; bad input.
  */
-import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -11,9 +10,8 @@ import { convertHfClipFolder } from '../../src/teacher/checkpoint';
 import { writeClipFixture } from '../helpers/clip-fixture';
 import { patternPng, writeMicroStudent } from '../helpers/eval-fixtures';
 import { makeCifarFixture } from '../helpers/fixtures-cifar';
+import { errorMessage, okResult, runCli } from '../helpers/cli';
 
-const ROOT = path.resolve(__dirname, '..', '..');
-const BIN = path.join(ROOT, 'bin', 'run.js');
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'finetune-cli-'));
 const teacher = path.join(work, 'teacher');
 const folder = path.join(work, 'images');
@@ -21,21 +19,8 @@ const student = path.join(work, 'text', 'checkpoints', 'latest');
 const ENV = { ...process.env, SPIKECLIP_BACKEND: 'wasm', CI: '1', SPIKECLIP_CACHE: path.join(work, 'cache') };
 const CLASSES = ['cat', 'dog', 'car', 'ship'];
 
-interface Run {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[]): Run {
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: ROOT, encoding: 'utf8', env: ENV, timeout: 240_000 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-function ok<T = Record<string, unknown>>(r: Run): T {
-  if (r.status !== 0) throw new Error(`exit ${r.status}:\n${r.stdout}\n${r.stderr}`);
-  return (JSON.parse(r.stdout) as { result: T }).result;
-}
+const cli = (args: string[]) => runCli(args, ENV);
+const ok = okResult;
 
 const epochsOf = (run: string) =>
   fs
@@ -45,7 +30,7 @@ const epochsOf = (run: string) =>
     .map((l) => JSON.parse(l) as Record<string, number>)
     .filter((r) => (r.type as unknown) === 'epoch');
 
-const errorOf = (r: Run) => (JSON.parse(r.stdout) as { error: { message: string } }).error.message;
+const errorOf = errorMessage;
 const FT = (out: string, ...extra: string[]) => ['finetune', '--checkpoint', student, '--teacher', teacher, '--dataset', `folder:${folder}`, '--epochs', '3', '--batch-size', '8', '--lr', '2e-3', '--out', out, '--json', ...extra];
 
 beforeAll(async () => {

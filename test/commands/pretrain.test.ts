@@ -5,33 +5,23 @@
  * resumable checkpoint and the resumed run ends bit-identical to an uninterrupted one, and bad
  * input is refused before any training.
  */
-import { spawn, spawnSync } from 'child_process';
+import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { convertHfClipFolder } from '../../src/teacher/checkpoint';
 import { writeClipFixture } from '../helpers/clip-fixture';
 import { patternPng, writeMicroStudent } from '../helpers/eval-fixtures';
+import { BIN, ROOT, runCli, type CliRun } from '../helpers/cli';
 
-const ROOT = path.resolve(__dirname, '..', '..');
-const BIN = path.join(ROOT, 'bin', 'run.js');
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'pretrain-cli-'));
 const teacher = path.join(work, 'teacher');
 const folder = path.join(work, 'images');
 const ENV = { ...process.env, SPIKECLIP_BACKEND: 'wasm', CI: '1', SPIKECLIP_CACHE: path.join(work, 'cache'), SPIKECLIP_PROGRESS_INTERVAL: '0' };
 
-interface Run {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
+const cli = (args: string[]) => runCli(args, ENV);
 
-function cli(args: string[]): Run {
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: ROOT, encoding: 'utf8', env: ENV, timeout: 240_000 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-function json<T = Record<string, unknown>>(r: Run): T {
+function json<T = Record<string, unknown>>(r: CliRun): T {
   try {
     return (JSON.parse(r.stdout) as { result: T }).result;
   } catch {

@@ -1,0 +1,53 @@
+/**
+ * What every training service (`pretrain`, `finetune`) takes besides its objective: the loop's
+ * length, schedule, checkpointing and logging, the run folder, and the hooks the CLI fills in.
+ */
+import type { StudentResize } from '../data/transforms';
+import { trainUsage } from './errors';
+import type { ProgressInfo } from './loop';
+
+export interface TrainRunOptions {
+  epochs?: number;
+  batchSize?: number;
+  lr?: number;
+  lrMin?: number;
+  /** Cosine schedule length in epochs (default: the stage's reference value, else the epochs). */
+  tMax?: number;
+  gradAccum?: number;
+  patience?: number;
+  out: string;
+  resume?: string;
+  force?: boolean;
+  maxSteps?: number;
+  saveEvery?: number;
+  saveEverySteps?: number;
+  evalEvery?: number;
+  logEvery?: number;
+  keep?: number;
+  seed?: number;
+  studentResize?: StudentResize;
+  /** Cache root for teacher features and decoded views (default SPIKECLIP_CACHE or ~/.cache/spikeclip); false: no feature cache. */
+  cacheDir?: string | false;
+  /** Decode workers of the loader ('auto' default). */
+  workers?: number;
+  provenance?: Record<string, unknown>;
+  stopRequested?: () => boolean;
+  onProgress?: (p: ProgressInfo) => void;
+  onStatus?: (text: string) => void;
+  onLog?: (line: string) => void;
+  onWarning?: (message: string) => void;
+}
+
+/** A usage error unless `v` (when given) is a positive number, or a positive integer. */
+export function checkPositive(name: string, v: number | undefined, integer: boolean): void {
+  if (v === undefined) return;
+  if (!Number.isFinite(v) || v <= 0 || (integer && !Number.isInteger(v))) throw trainUsage(`--${name} must be a positive ${integer ? 'integer' : 'number'}, got ${v}`, `give --${name} a value above 0`);
+}
+
+/** The shared numeric flags' checks. */
+export function checkRunOptions(o: TrainRunOptions): void {
+  for (const [n, v, int] of [['epochs', o.epochs, true], ['batch-size', o.batchSize, true], ['lr', o.lr, false], ['t-max', o.tMax, true], ['grad-accum', o.gradAccum, true], ['max-steps', o.maxSteps, true], ['save-every', o.saveEvery, true], ['patience', o.patience, true]] as const) {
+    checkPositive(n, v, int);
+  }
+  if (o.lrMin !== undefined && !(o.lrMin >= 0)) throw trainUsage(`--lr-min must be a number >= 0, got ${o.lrMin}`, 'give --lr-min 0 or more');
+}
