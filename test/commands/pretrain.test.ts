@@ -174,6 +174,35 @@ describe('spikeclip pretrain', () => {
     expect(sb.equals(sa)).toBe(true);
   });
 
+  test('kill -9 at random moments never leaves checkpoints/latest incomplete, and the run resumes from it', async () => {
+    const out = path.join(work, 'killed');
+    const args = ['pretrain', '--part', 'image', '--teacher', teacher, '--dataset', `folder:${folder}`, '--epochs', '3', '--batch-size', '4', '--save-every-steps', '1', '--out', out, '--preset', 'spikeclip-tiny', '--resume', 'latest'];
+    // kill after the first checkpoint exists, at a few random moments of later writes
+    for (const wait of [300, 700, 1100]) {
+      const first = !fs.existsSync(path.join(out, 'checkpoints', 'latest'));
+      const child = spawn(process.execPath, [BIN, ...(first ? args.filter((a) => a !== '--resume' && a !== 'latest') : args)], { cwd: ROOT, env: ENV });
+      await new Promise<void>((resolve) => {
+        const poll = setInterval(() => {
+          if (fs.existsSync(path.join(out, 'checkpoints', 'latest'))) {
+            clearInterval(poll);
+            setTimeout(() => {
+              child.kill('SIGKILL');
+              resolve();
+            }, wait * Math.random() + 50);
+          }
+        }, 20);
+      });
+      await new Promise((resolve) => child.on('close', resolve));
+      const latest = path.join(out, 'checkpoints', 'latest');
+      const inspect = cli(['inspect', latest, '--json']);
+      expect([wait, inspect.status]).toEqual([wait, 0]);
+      expect(fs.existsSync(path.join(latest, 'training_state.json'))).toBe(true);
+    }
+    const resumed = cli([...args, '--json']);
+    expect(resumed.status).toBe(0);
+    expect(json<{ stopped: string }>(resumed).stopped).toBe('epochs');
+  });
+
   test('bad input: one line each, exit 2 or 4, before any training, nothing overwritten', async () => {
     const micro = path.join(work, 'micro');
     await writeMicroStudent(micro);
