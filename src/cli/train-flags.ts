@@ -9,9 +9,10 @@ import { UserError } from './errors';
 import type { ProgressInfo } from '../train/loop';
 
 /** A float flag (validated by oclif's parser, so --config values are checked too). */
-export const floatFlag = (description: string) =>
+export const floatFlag = (description: string, opts: { aliases?: string[] } = {}) =>
   Flags.custom<number>({
     description,
+    ...(opts.aliases ? { aliases: opts.aliases } : {}),
     parse: async (input: string) => {
       const v = Number(input);
       if (input.trim() === '' || !Number.isFinite(v)) throw new Error(`Expected a number but received: ${input}`);

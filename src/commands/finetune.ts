@@ -43,7 +43,7 @@ as pretrain; Ctrl-C saves and exits 130; --resume latest continues bit for bit.`
     templates: Flags.string({ description: 'Prompt templates file, as eval takes (default: the dataset\'s CLIP templates).' }),
     renormalize: Flags.boolean({ description: 'L2-normalise each class vector of W after averaging over templates (the reference does not).' }),
     augment: Flags.boolean({ description: 'Random crop (padding 4) and horizontal flip, seeded per (seed, epoch, image). The KL target stays the teacher\'s view of the un-augmented image.' }),
-    'val-fraction': floatFlag('Share of train carved (per class, seeded) as the validation split where the dataset has none (default 0.1).'),
+    'val-fraction': floatFlag('Share of train carved (per class, seeded) as the validation split where the dataset has none (default 0.1).', { aliases: ['val-split'] }),
     'select-on': Flags.string({ description: 'Split whose top-1 selects checkpoints/best: val, or test (the reference; recorded in params.json).', options: ['val', 'test'], default: 'val' }),
     ...trainFlags,
     'student-resize': Flags.string({ description: 'How the student sees images.', options: [...STUDENT_RESIZES], default: 'reference' }),
