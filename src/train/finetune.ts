@@ -24,7 +24,6 @@ import type { ClipConfig } from '../models/clip-config';
 import { SpikeClip } from '../models/spikeclip';
 import type { TensorData } from '../snn/module';
 import { checkStudentCheckpoint, loadStudentCheckpoint, saveStudentCheckpoint } from '../student/checkpoint';
-import { readTeacherCheckpointInfo } from '../teacher/checkpoint';
 import { hasTokenizerFiles } from '../text/tokenizer-files';
 import { TrainError, trainUsage } from './errors';
 import { teacherImageFeatures } from './feature-cache';
@@ -33,8 +32,8 @@ import { initialLoopState, runLoop, type LoopOptions, type LoopResult, type Loop
 import { Adam } from './optimizer';
 import { checkPositive, checkRunOptions, type TrainRunOptions } from './run-options';
 import { restoreTrainingState, trainingInfo } from './resume';
-import { differingOptions, resolveResume, RunDir } from './run-dir';
-import { checkStudentFitsTeacher, firingTextInit, identicalClassVectors, studentConfigFor } from './student-setup';
+import { checkResumeParams, resolveResume, RunDir } from './run-dir';
+import { checkStudentFitsTeacher, readTeacherConfig, firingTextInit, identicalClassVectors, studentConfigFor } from './student-setup';
 import { DualLossTask, type FinetuneLoss } from './tasks/dual-loss';
 
 /** The reference recipe (METHOD.md section 6). */
@@ -108,11 +107,7 @@ export async function prepareFinetune(o: FinetuneOptions): Promise<PreparedFinet
   const { root } = RunDir.check(o.out, { resuming });
 
   let teacherConfig: ClipConfig | undefined;
-  if (o.teacher !== undefined) {
-    const cc = await readCheckpointConfig(o.teacher);
-    if (cc.kind !== 'teacher') throw new TrainError(`--teacher ${o.teacher} is a ${String(cc.kind)} checkpoint, not a teacher`, 'E_TEACHER', 'give a teacher checkpoint (kind "teacher", from `spikeclip convert teacher`)');
-    teacherConfig = (await readTeacherCheckpointInfo(o.teacher)).config;
-  }
+  if (o.teacher !== undefined) teacherConfig = await readTeacherConfig(o.teacher);
   let resumeDir: string | undefined;
   let studentConfig: SpikeClipConfig | undefined;
   const from = resuming ? (resumeDir = await resolveResume(o.resume as string, o.out)) : o.checkpoint;
@@ -182,16 +177,7 @@ export async function prepareFinetune(o: FinetuneOptions): Promise<PreparedFinet
     keep: o.keep ?? 3,
   };
   if (resuming) {
-    const prev = RunDir.readParams(root);
-    if (prev.command !== 'finetune') throw new TrainError(`--resume: ${o.out} is a ${prev.command} run, not a finetune run`, 'E_RESUME', `resume it with spikeclip ${prev.command}`);
-    const diff = differingOptions({ ...prev.options, checkpoint: null }, { ...options, checkpoint: null });
-    if (diff.length > 0 && !o.force) {
-      throw new TrainError(
-        `--resume: the run in ${o.out} was started with other settings: ${diff.map((k) => `${k} (${JSON.stringify(prev.options[k])} then, ${JSON.stringify(options[k])} now)`).join('; ')}`,
-        'E_RESUME_PARAMS',
-        'resume with the same flags, or add --force to continue with the new ones',
-      );
-    }
+    checkResumeParams(root, o.out, 'finetune', options, o.force ?? false, ['checkpoint']);
   }
   return { o, root, resuming, resumeDir, options, loss, studentConfig, teacherConfig, train, select, candidates, prompts };
 }

@@ -23,7 +23,6 @@ import type { ClipConfig } from '../models/clip-config';
 import { CLIP_PRESET_NAMES } from '../models/clip-presets';
 import { SpikeClip } from '../models/spikeclip';
 import { checkStudentCheckpoint, loadStudentCheckpoint, saveStudentCheckpoint } from '../student/checkpoint';
-import { readTeacherCheckpointInfo } from '../teacher/checkpoint';
 import { CLASSES_BY_DATASET } from '../text/classnames';
 import { TrainError, trainUsage } from './errors';
 import { teacherImageFeatures } from './feature-cache';
@@ -31,8 +30,8 @@ import { initialLoopState, runLoop, type LoopOptions, type LoopResult, type Loop
 import { Adam } from './optimizer';
 import { checkRunOptions, type TrainRunOptions } from './run-options';
 import { restoreTrainingState, trainingInfo } from './resume';
-import { differingOptions, resolveResume, RunDir, RUN_FILES, type RunParamsFile } from './run-dir';
-import { checkStudentFitsTeacher, copyTeacherEmbeddings, studentConfigFor } from './student-setup';
+import { checkResumeParams, resolveResume, RunDir, RUN_FILES, type RunParamsFile } from './run-dir';
+import { checkStudentFitsTeacher, readTeacherConfig, copyTeacherEmbeddings, studentConfigFor } from './student-setup';
 import { ImageAlignTask } from './tasks/align-image';
 import { TextAlignTask, type TextCorpus } from './tasks/align-text';
 import { ContrastiveTask, type ContrastiveModel } from './tasks/contrastive';
@@ -174,11 +173,7 @@ export async function preparePretrain(o: PretrainOptions): Promise<PreparedPretr
 
   // the teacher's config and tokenizer (no weights yet)
   let teacherConfig: ClipConfig | undefined;
-  if (o.teacher !== undefined) {
-    const cc = await readCheckpointConfig(o.teacher);
-    if (cc.kind !== 'teacher') throw new TrainError(`--teacher ${o.teacher} is a ${String(cc.kind)} checkpoint, not a teacher`, 'E_TEACHER', 'give a teacher checkpoint (kind "teacher", from `spikeclip convert teacher`)');
-    teacherConfig = (await readTeacherCheckpointInfo(o.teacher)).config;
-  }
+  if (o.teacher !== undefined) teacherConfig = await readTeacherConfig(o.teacher);
   let initConfig: SpikeClipConfig | undefined;
   const initDir = o.init;
   if (initDir !== undefined) {
@@ -222,16 +217,7 @@ export async function preparePretrain(o: PretrainOptions): Promise<PreparedPretr
     patience: o.patience ?? null,
   };
   if (resuming) {
-    const prev = RunDir.readParams(root);
-    const diff = differingOptions({ ...prev.options, phases: undefined, epochs: undefined }, { ...options, phases: undefined, epochs: undefined });
-    if (prev.command !== 'pretrain') throw new TrainError(`--resume: ${o.out} is a ${prev.command} run, not a pretrain run`, 'E_RESUME', 'resume it with spikeclip ' + prev.command);
-    if (diff.length > 0 && !o.force) {
-      throw new TrainError(
-        `--resume: the run in ${o.out} was started with other settings: ${diff.map((k) => `${k} (${JSON.stringify(prev.options[k])} then, ${JSON.stringify(options[k])} now)`).join('; ')}`,
-        'E_RESUME_PARAMS',
-        'resume with the same flags, or add --force to continue with the new ones',
-      );
-    }
+    checkResumeParams(root, o.out, 'pretrain', options, o.force ?? false, ['phases', 'epochs']);
   }
   // where a resumed run continues: `both` resumes its image phase once that has a checkpoint
   let resumeDir: string | undefined;

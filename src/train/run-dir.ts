@@ -222,3 +222,21 @@ export async function resolveResume(spec: string, out: string): Promise<string> 
   }
   return fs.realpathSync(dir);
 }
+
+/**
+ * `--resume` into `root`: the run must have been started by `command`, with the same options except
+ * those in RESUMABLE_CHANGES and `ignore`; otherwise each differing key is listed (unless `force`).
+ */
+export function checkResumeParams(root: string, out: string, command: string, options: Record<string, unknown>, force: boolean, ignore: readonly string[] = []): void {
+  const prev = RunDir.readParams(root);
+  if (prev.command !== command) throw new TrainError(`--resume: ${out} is a ${prev.command} run, not a ${command} run`, 'E_RESUME', `resume it with spikeclip ${prev.command}`);
+  const blank = (o: Record<string, unknown>) => ({ ...o, ...Object.fromEntries(ignore.map((k) => [k, null])) });
+  const diff = differingOptions(blank(prev.options), blank(options));
+  if (diff.length > 0 && !force) {
+    throw new TrainError(
+      `--resume: the run in ${out} was started with other settings: ${diff.map((k) => `${k} (${JSON.stringify(prev.options[k])} then, ${JSON.stringify(options[k])} now)`).join('; ')}`,
+      'E_RESUME_PARAMS',
+      'resume with the same flags, or add --force to continue with the new ones',
+    );
+  }
+}

@@ -9,6 +9,8 @@ import { getPreset, validateConfig, type SpikeClipConfig } from '../models/confi
 import type { ClipConfig } from '../models/clip-config';
 import { SpikeClip } from '../models/spikeclip';
 import type { ClipTeacher } from '../models/clip-teacher';
+import { readCheckpointConfig } from '../io/checkpoint';
+import { readTeacherCheckpointInfo } from '../teacher/checkpoint';
 import { TrainError } from './errors';
 
 /** The preset, resized to fit the teacher (vocabulary, token width, positions, embedding width). */
@@ -78,4 +80,11 @@ export function identicalClassVectors(weights: Float32Array, numClasses: number,
     seen.set(k, c);
   }
   return undefined;
+}
+
+/** The config of `--teacher DIR` (no weights read): refused unless it is a teacher checkpoint. */
+export async function readTeacherConfig(dir: string): Promise<ClipConfig> {
+  const cc = await readCheckpointConfig(dir);
+  if (cc.kind !== 'teacher') throw new TrainError(`--teacher ${dir} is a ${String(cc.kind)} checkpoint, not a teacher`, 'E_TEACHER', 'give a teacher checkpoint (kind "teacher", from `spikeclip convert teacher`)');
+  return (await readTeacherCheckpointInfo(dir)).config;
 }
