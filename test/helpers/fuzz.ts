@@ -5,18 +5,10 @@
  * with bounded memory growth.
  */
 import { toErrorReport } from '../../src/cli/errors';
+import { mulberry32 } from '../../src/data/rng';
 
-/** mulberry32: a small deterministic PRNG, so a failure reproduces from its seed. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The project's mulberry32 (src/data/rng.ts): deterministic, so a failure reproduces from its seed. */
+export const rng = mulberry32;
 
 /** Values that make size fields lie: zero, one, just past the end, sign bits, all ones. */
 const NASTY_U32 = [0, 1, 2, 0x7f, 0x80, 0xff, 0x100, 0x7fff, 0xffff, 0x10000, 0x7fffffff, 0x80000000, 0xfffffffe, 0xffffffff];
