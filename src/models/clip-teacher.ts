@@ -70,25 +70,6 @@ export function activate(x: tf.Tensor, act: ClipActivation): tf.Tensor {
   });
 }
 
-/**
- * a [..., m, k] x b [..., k, n]. The wasm backend's BatchMatMul is slower for many
- * small matrices (attention's B x H products) than its 2-D kernel, so there the batch is unrolled
- * into 2-D products (q k^T of a ViT-B/16 batch of 4: about 130 ms -> 80 ms; the whole image tower
- * about 10-15% faster).
- */
-function batchedMatMul(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
-  if (tf.getBackend() !== 'wasm' || a.rank < 3) return tf.matMul(a, b);
-  return tf.tidy(() => {
-    const lead = a.shape.slice(0, -2);
-    const [m, k] = a.shape.slice(-2);
-    const n = b.shape[b.rank - 1];
-    const count = lead.reduce((x, y) => x * y, 1);
-    const as = tf.unstack(tf.reshape(a, [count, m, k]));
-    const bs = tf.unstack(tf.reshape(b, [count, k, n]));
-    return tf.reshape(tf.stack(as.map((ai, i) => tf.matMul(ai as tf.Tensor2D, bs[i] as tf.Tensor2D))), [...lead, m, n]);
-  });
-}
-
 class ClipAttention extends Module {
   readonly q_proj: Linear;
   readonly k_proj: Linear;
@@ -117,10 +98,10 @@ class ClipAttention extends Module {
       const q = split(tf.mul(this.q_proj.forward(x), hd ** -0.5));
       const k = split(this.k_proj.forward(x));
       const v = split(this.v_proj.forward(x));
-      let scores: tf.Tensor = batchedMatMul(q, tf.transpose(k, [0, 1, 3, 2])); // [B, H, L, L]
+      let scores: tf.Tensor = tf.matMul(q, k, false, true); // [B, H, L, L]
       if (mask) scores = tf.add(scores, mask);
       const attn = tf.softmax(scores, -1);
-      const out = tf.reshape(tf.transpose(batchedMatMul(attn, v), [0, 2, 1, 3]), [b, l, this.dim]);
+      const out = tf.reshape(tf.transpose(tf.matMul(attn, v), [0, 2, 1, 3]), [b, l, this.dim]);
       return this.out_proj.forward(out) as tf.Tensor3D;
     });
   }
