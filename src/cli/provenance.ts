@@ -5,6 +5,7 @@
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
+import type { HfModelSource } from '../teacher/hf-model';
 
 export interface Provenance {
   /** spikeclip's package version. */
@@ -18,6 +19,8 @@ export interface Provenance {
   backend?: { name: string; threads: number };
   /** Checkpoint or dataset a stage started from, when there is one. */
   teacher?: string;
+  /** When the teacher was given as a Hugging Face model id: the id, revision and commit it resolved to. */
+  teacherSource?: HfModelSource;
   data?: string[];
 }
 
@@ -45,7 +48,7 @@ export function gitCommit(): string | undefined {
   }
 }
 
-export function makeProvenance(opts: { seed: number; argv?: string[]; backend?: { name: string; threads: number }; teacher?: string; data?: string[] }): Provenance {
+export function makeProvenance(opts: { seed: number; argv?: string[]; backend?: { name: string; threads: number }; teacher?: string; teacherSource?: HfModelSource; data?: string[] }): Provenance {
   const p: Provenance = {
     codeVersion: codeVersion(),
     commandLine: ['spikeclip', ...(opts.argv ?? process.argv.slice(2))],
@@ -56,6 +59,7 @@ export function makeProvenance(opts: { seed: number; argv?: string[]; backend?: 
   if (commit) p.gitCommit = commit;
   if (opts.backend) p.backend = opts.backend;
   if (opts.teacher) p.teacher = opts.teacher;
+  if (opts.teacherSource) p.teacherSource = opts.teacherSource;
   if (opts.data) p.data = opts.data;
   return p;
 }

@@ -1,6 +1,7 @@
 import { Flags } from '@oclif/core';
 import { SpikeclipCommand } from '../cli/base-command';
 import { UserError } from '../cli/errors';
+import { downloadFlag, resolveCheckpointArg } from '../cli/model-source';
 import { STUDENT_RESIZES, type StudentResize } from '../data/transforms';
 import { EmbedResult, embed, formatEmbedResult } from '../embed/embed';
 
@@ -16,10 +17,12 @@ export default class Embed extends SpikeclipCommand<typeof Embed> {
   static override examples = [
     '<%= config.bin %> embed --model ckpt/clip-b16 --image cat.jpg --text "a photo of a cat" --text "a photo of a dog"',
     '<%= config.bin %> embed --model ckpt/student --image a.png --image b.png --json',
+    '<%= config.bin %> embed --model openai/clip-vit-base-patch16 --download --text "a photo of a cat" --image cat.jpg',
   ];
 
   static override flags = {
-    model: Flags.string({ description: 'Teacher or student checkpoint.', required: true }),
+    model: Flags.string({ description: 'Teacher or student checkpoint, or a Hugging Face CLIP model id such as openai/clip-vit-base-patch16[@revision] from the local Hugging Face cache.', required: true }),
+    ...downloadFlag,
     image: Flags.string({ description: 'Image file (jpg, png, webp); repeatable.', multiple: true }),
     text: Flags.string({ description: 'Text; repeatable.', multiple: true }),
     'student-resize': Flags.string({ description: 'How a student checkpoint sees images: the reference resize (224 then 32), antialias, or direct.', options: [...STUDENT_RESIZES], default: 'reference' }),
@@ -32,9 +35,10 @@ export default class Embed extends SpikeclipCommand<typeof Embed> {
     if (images.length === 0 && texts.length === 0) {
       throw new UserError('nothing to embed', { fix: 'give at least one --image FILE or --text "..."' });
     }
+    const model = await resolveCheckpointArg(this.flags.model, { download: this.flags.download, progress: this.progress, note: (l) => this.note(l), what: 'a teacher or student checkpoint folder' });
     await this.useBackend();
     const result = await embed({
-      model: this.flags.model,
+      model: model.dir,
       images,
       texts,
       studentResize: this.flags['student-resize'] as StudentResize,

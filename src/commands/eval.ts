@@ -1,6 +1,7 @@
 import { Flags } from '@oclif/core';
 import { SpikeclipCommand } from '../cli/base-command';
 import { UserError } from '../cli/errors';
+import { downloadFlag, resolveCheckpointArg } from '../cli/model-source';
 import { makeProvenance } from '../cli/provenance';
 import { STUDENT_RESIZES, type StudentResize } from '../data/transforms';
 import { formatResults, type EvalRun } from '../eval/results';
@@ -25,11 +26,13 @@ count, or {"horse": "zebra"}), or with --expand extra distractor names. See docs
     '<%= config.bin %> eval --checkpoint ckpt/student --dataset cifar10 --classnames unseen.json --json',
     '<%= config.bin %> eval --checkpoint ckpt/student --dataset cifar10 --classnames cifar10+distractors.txt --expand --plot confusion.svg',
     '<%= config.bin %> eval --checkpoint ckpt/student --dataset shapes --limit 100',
+    '<%= config.bin %> eval --checkpoint openai/clip-vit-base-patch16 --download --dataset cifar10 --data-dir ~/data',
   ];
 
   static override flags = {
     // (required, but checked in run() so that a --config file may give them)
-    checkpoint: Flags.string({ description: 'Student or teacher checkpoint (required).' }),
+    checkpoint: Flags.string({ description: 'Student or teacher checkpoint (required), or a Hugging Face CLIP model id such as openai/clip-vit-base-patch16[@revision] from the local Hugging Face cache.' }),
+    ...downloadFlag,
     dataset: Flags.string({ description: 'cifar10, cifar100, flowers102, pets, shapes or folder:DIR; repeatable (required).', multiple: true }),
     'data-dir': Flags.string({ description: 'Where the dataset archives or folders are (default: SPIKECLIP_DATA_DIR, else ~/.cache/spikeclip/data).' }),
     split: Flags.string({ description: 'Split to evaluate (val is carved from train with --seed where the dataset has none).', default: 'test' }),
@@ -55,8 +58,9 @@ count, or {"horse": "zebra"}), or with --expand extra distractor names. See docs
     if (f.expand && f.classnames === undefined) {
       throw new UserError('--expand needs --classnames', { fix: 'give --classnames FILE listing the dataset\'s classes first, then the distractor names' });
     }
+    const model = await resolveCheckpointArg(f.checkpoint, { download: f.download, progress: this.progress, note: (l) => this.note(l), what: 'a student or teacher checkpoint folder', seed: f.seed });
     const prepared = await prepareEval({
-      checkpoint: f.checkpoint,
+      checkpoint: model.dir,
       datasets,
       dataDir: f['data-dir'],
       split: f.split,
@@ -85,7 +89,7 @@ count, or {"horse": "zebra"}), or with --expand extra distractor names. See docs
     if (prepared.datasets.length > 0) {
       const backend = await this.useBackend();
       const b = { name: backend.name, threads: backend.threads, simd: backend.simd };
-      extra = { backend: b, provenance: makeProvenance({ seed: f.seed, backend: { name: b.name, threads: b.threads } }) as unknown as Record<string, unknown> };
+      extra = { backend: b, provenance: makeProvenance({ seed: f.seed, backend: { name: b.name, threads: b.threads }, teacherSource: model.source }) as unknown as Record<string, unknown> };
     }
     const run = await executeEval(prepared, extra);
     this.progress.stop();

@@ -1,5 +1,6 @@
 import { Flags } from '@oclif/core';
 import { SpikeclipCommand } from '../cli/base-command';
+import { downloadFlag, resolveCheckpointArg } from '../cli/model-source';
 import { makeProvenance } from '../cli/provenance';
 import { formatDuration } from '../cli/progress';
 import { floatFlag, interruptedError, trainFlags, trainHooks, trainNumber, withStopSignals } from '../cli/train-flags';
@@ -23,6 +24,7 @@ as pretrain; Ctrl-C saves and exits 130; --resume latest continues bit for bit.`
   static override examples = [
     '<%= config.bin %> finetune --checkpoint runs/image/checkpoints/best --teacher ckpt/clip-b16 --dataset cifar10 --data-dir ~/data --out runs/ft-c10',
     '<%= config.bin %> finetune --checkpoint ckpt/student --teacher ckpt/clip-b16 --dataset pets --kl-reduction batchmean --out runs/ft-pets',
+    '<%= config.bin %> finetune --checkpoint ckpt/student --teacher openai/clip-vit-base-patch16 --dataset cifar10 --out runs/ft-c10',
     '<%= config.bin %> finetune --checkpoint ckpt/student --teacher ckpt/clip-b16 --dataset cifar10 --boundary-angle 90 --out runs/ft-gate',
     '<%= config.bin %> finetune --dataset cifar10 --data-dir ~/data --preset spikeclip-tiny --teacher ckpt/clip-b16 --loss ce --lr 1e-3 --batch-size 64 --max-steps 200 --out runs/scratch',
     '<%= config.bin %> finetune --resume latest --checkpoint ckpt/student --teacher ckpt/clip-b16 --dataset cifar10 --out runs/ft-c10',
@@ -30,7 +32,8 @@ as pretrain; Ctrl-C saves and exits 130; --resume latest continues bit for bit.`
 
   static override flags = {
     checkpoint: Flags.string({ description: 'Student checkpoint to fine-tune (both encoders; the text encoder stays frozen).', aliases: ['student'] }),
-    teacher: Flags.string({ description: 'Teacher checkpoint: its class distribution is the KL target (needed by --loss dual and kl).' }),
+    teacher: Flags.string({ description: 'Teacher checkpoint, or a Hugging Face CLIP model id such as openai/clip-vit-base-patch16[@revision] from the local Hugging Face cache: its class distribution is the KL target (needed by --loss dual and kl).' }),
+    ...downloadFlag,
     preset: Flags.string({ description: 'Without --checkpoint: the fresh student\'s architecture (spikeclip-b, spikeclip-tiny), sized to --teacher.' }),
     dataset: Flags.string({ description: 'cifar10, cifar100, flowers102, pets, shapes or folder:DIR (required).' }),
     'data-dir': Flags.string({ description: 'Where the dataset archives or folders are (default: SPIKECLIP_DATA_DIR, else ~/.cache/spikeclip/data).' }),
@@ -55,9 +58,10 @@ as pretrain; Ctrl-C saves and exits 130; --resume latest continues bit for bit.`
       const { UserError } = await import('../cli/errors');
       throw new UserError('no dataset to fine-tune on', { fix: 'give --dataset NAME (cifar10, cifar100, flowers102, pets, shapes or folder:DIR)' });
     }
+    const teacher = f.teacher !== undefined ? await resolveCheckpointArg(f.teacher, { download: f.download, progress: this.progress, note: (l) => this.note(l), what: 'a teacher checkpoint folder', seed: f.seed }) : undefined;
     const prepared = await prepareFinetune({
       checkpoint: f.checkpoint,
-      teacher: f.teacher,
+      teacher: teacher?.dir,
       preset: f.preset,
       dataset: f.dataset,
       dataDir: f['data-dir'],
@@ -78,7 +82,7 @@ as pretrain; Ctrl-C saves and exits 130; --resume latest continues bit for bit.`
       ...trainHooks(this.progress, (line) => this.note(line)),
     });
     const backend = await this.useBackend();
-    prepared.o.provenance = makeProvenance({ seed: f.seed, backend: { name: backend.name, threads: backend.threads }, teacher: f.teacher, data: [f.dataset] }) as unknown as Record<string, unknown>;
+    prepared.o.provenance = makeProvenance({ seed: f.seed, backend: { name: backend.name, threads: backend.threads }, teacher: f.teacher, teacherSource: teacher?.source, data: [f.dataset] }) as unknown as Record<string, unknown>;
     const t0 = Date.now();
     const result = await withStopSignals((stop) => {
       prepared.o.stopRequested = stop;

@@ -1,5 +1,6 @@
 import { Flags } from '@oclif/core';
 import { SpikeclipCommand } from '../cli/base-command';
+import { downloadFlag, resolveCheckpointArg } from '../cli/model-source';
 import { makeProvenance } from '../cli/provenance';
 import { formatDuration } from '../cli/progress';
 import { STUDENT_RESIZES, type StudentResize } from '../data/transforms';
@@ -24,6 +25,7 @@ latest continues bit for bit.`;
   static override examples = [
     '<%= config.bin %> pretrain --part text --teacher ckpt/clip-b16 --dataset cifar10 --dataset cifar100 --out runs/text',
     '<%= config.bin %> pretrain --part image --teacher ckpt/clip-b16 --dataset folder:~/imagenet/train --out runs/image',
+    '<%= config.bin %> pretrain --part text --teacher openai/clip-vit-base-patch16 --download --dataset cifar10 --out runs/text',
     '<%= config.bin %> pretrain --part both --teacher ckpt/clip-b16 --dataset shapes --preset spikeclip-tiny --epochs 2 --batch-size 32 --out runs/demo',
     '<%= config.bin %> pretrain --part clip --target teacher --preset clip-tiny --dataset shapes --epochs 5 --out runs/teacher',
     '<%= config.bin %> pretrain --resume latest --part image --teacher ckpt/clip-b16 --dataset folder:~/imagenet/train --out runs/image',
@@ -32,7 +34,8 @@ latest continues bit for bit.`;
   static override flags = {
     part: Flags.string({ description: 'What to train: text, image, both (text then image) or clip (contrastive from scratch).', options: [...PRETRAIN_PARTS], default: 'image' }),
     target: Flags.string({ description: 'With --part clip: the spiking student, or a small ANN CLIP teacher (presets clip-tiny, clip-small).', options: ['student', 'teacher'], default: 'student' }),
-    teacher: Flags.string({ description: 'Teacher checkpoint (from `convert teacher`, or `pretrain --part clip --target teacher`); required by text, image and both.' }),
+    teacher: Flags.string({ description: 'Teacher checkpoint (from `convert teacher`, or `pretrain --part clip --target teacher`), or a Hugging Face CLIP model id such as openai/clip-vit-base-patch16[@revision] from the local Hugging Face cache (converted once into SPIKECLIP_CACHE/teachers); required by text, image and both.' }),
+    ...downloadFlag,
     init: Flags.string({ description: 'Student checkpoint to start from (default: fresh weights of --preset, sized to the teacher).' }),
     preset: Flags.string({ description: 'Architecture of a fresh model: spikeclip-b (default) or spikeclip-tiny; clip-tiny (default) or clip-small with --target teacher.' }),
     dataset: Flags.string({ description: 'shapes, cifar10, cifar100, flowers102, pets, folder:DIR or captions:FILE.csv; repeatable. Text: their templates x class names; image/clip: their train images.', multiple: true }),
@@ -47,10 +50,11 @@ latest continues bit for bit.`;
     const f = this.flags;
     const datasets = typeof f.dataset === 'string' ? [f.dataset] : f.dataset ?? [];
     const hooks = trainHooks(this.progress, (line) => this.note(line));
+    const teacher = f.teacher !== undefined ? await resolveCheckpointArg(f.teacher, { download: f.download, progress: this.progress, note: (l) => this.note(l), what: 'a teacher checkpoint folder', seed: f.seed }) : undefined;
     const prepared = await preparePretrain({
       part: f.part as PretrainPart,
       target: f.target as 'student' | 'teacher',
-      teacher: f.teacher,
+      teacher: teacher?.dir,
       init: f.init,
       preset: f.preset,
       datasets,
@@ -63,7 +67,7 @@ latest continues bit for bit.`;
       ...hooks,
     });
     const backend = await this.useBackend();
-    prepared.o.provenance = makeProvenance({ seed: f.seed, backend: { name: backend.name, threads: backend.threads }, teacher: f.teacher, data: datasets }) as unknown as Record<string, unknown>;
+    prepared.o.provenance = makeProvenance({ seed: f.seed, backend: { name: backend.name, threads: backend.threads }, teacher: f.teacher, teacherSource: teacher?.source, data: datasets }) as unknown as Record<string, unknown>;
     const t0 = Date.now();
     const result = await withStopSignals((stop) => {
       prepared.o.stopRequested = stop;

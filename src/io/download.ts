@@ -9,18 +9,23 @@
  * (resuming) a few times. When the transfer ends, the MD5 of the part file is compared with the
  * expected one BEFORE anything uses it: a mismatch deletes the part file and fails with a clear
  * error; a match renames it to `<dest>`. A `<dest>` that already has the right MD5 is not fetched
- * again. Redirects (301/302/303/307/308) are followed, up to 5. Requests go through Node's fetch
+ * again; instead of an MD5, `checksum` may name a SHA-256 or a git blob SHA-1 (what the Hugging
+ * Face Hub's ETags are). Redirects (301/302/303/307/308) are followed, up to 5; extra `headers`
+ * (an Authorization token) are sent to the first host only, never to the host a redirect leads to
+ * (a download CDN), as Python's requests does. Requests go through Node's fetch
  * (undici) with undici's EnvHttpProxyAgent: HTTP_PROXY / HTTPS_PROXY / NO_PROXY (or lower case)
- * choose a proxy per URL, as curl, pip and the Hugging Face clients do.
+ * choose a proxy per URL, as curl, pip and the Hugging Face clients do. {@link headRequest} asks
+ * for a file's headers through the same agent.
  *
  * {@link downloadDataset}: the official files of a dataset (src/io/checksum.ts), each downloaded,
  * verified and, for archives, safely extracted into the data folder (src/io/tar.ts).
  */
+import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { EnvHttpProxyAgent, fetch, type Dispatcher } from 'undici';
 import { DatasetError } from '../data/types';
-import { OfficialFile, md5File, officialFiles } from './checksum';
+import { OfficialFile, fileDigest, md5File, officialFiles } from './checksum';
 import { TarError, extractTar } from './tar';
 
 export interface DownloadProgress {
@@ -43,6 +48,25 @@ export interface DownloadOptions {
   timeoutMs?: number;
   /** Expected size, for progress before the server answers. */
   size?: number;
+  /** Another checksum to verify instead of `md5` (hex). */
+  checksum?: DownloadChecksum;
+  /** Extra request headers (e.g. Authorization), sent to the URL's own host only. */
+  headers?: Record<string, string>;
+}
+
+/** A checksum of the whole file: SHA-256, or git's blob SHA-1 (SHA-1 of `blob <size>\0` + bytes). */
+export interface DownloadChecksum {
+  algorithm: 'sha256' | 'git-blob-sha1';
+  hex: string;
+}
+
+/** The hex digest of `file` by `algorithm`. */
+export async function checksumFile(file: string, algorithm: DownloadChecksum['algorithm']): Promise<string> {
+  if (algorithm === 'sha256') return fileDigest(file, 'sha256');
+  const h = createHash('sha1');
+  h.update(`blob ${fs.statSync(file).size}\0`);
+  for await (const chunk of fs.createReadStream(file, { highWaterMark: 1 << 20 })) h.update(chunk as Buffer);
+  return h.digest('hex');
 }
 
 export interface DownloadResult {
@@ -84,7 +108,13 @@ function networkMessage(e: unknown): string {
   return cause ? `${err.message} (${cause})` : err.message;
 }
 
-async function request(agent: Dispatcher, url: string, headers: Record<string, string>, redirects = 0): Promise<Response> {
+/** Drops the Authorization header (any case) when a redirect leaves the origin it was meant for. */
+function headersFor(target: URL, origin: string, headers: Record<string, string>): Record<string, string> {
+  if (target.origin === origin) return headers;
+  return Object.fromEntries(Object.entries(headers).filter(([k]) => k.toLowerCase() !== 'authorization'));
+}
+
+async function request(agent: Dispatcher, url: string, headers: Record<string, string>, redirects = 0, origin?: string, method: 'GET' | 'HEAD' = 'GET'): Promise<Response> {
   let u: URL;
   try {
     u = new URL(url);
@@ -95,7 +125,8 @@ async function request(agent: Dispatcher, url: string, headers: Record<string, s
   let res: Awaited<ReturnType<typeof fetch>>;
   try {
     res = await fetch(u, {
-      headers: { 'user-agent': 'spikeclip', 'accept-encoding': 'identity', ...headers },
+      method,
+      headers: { 'user-agent': 'spikeclip', 'accept-encoding': 'identity', ...headersFor(u, origin ?? u.origin, headers) },
       redirect: 'manual',
       dispatcher: agent,
     });
@@ -109,7 +140,7 @@ async function request(agent: Dispatcher, url: string, headers: Record<string, s
   if ([301, 302, 303, 307, 308].includes(res.status) && location) {
     await discard();
     if (redirects >= 5) throw new DatasetError(`too many redirects fetching ${url}`);
-    return request(agent, new URL(location, u).toString(), headers, redirects + 1);
+    return request(agent, new URL(location, u).toString(), headers, redirects + 1, origin ?? u.origin, method);
   }
   return { status: res.status, headers: res.headers, body: res.body as AsyncIterable<Uint8Array> | null, discard };
 }
@@ -158,7 +189,11 @@ export async function downloadFile(url: string, dest: string, opts: DownloadOpti
   const retries = opts.retries ?? 3;
   const file = path.basename(dest);
   fs.mkdirSync(path.dirname(path.resolve(dest)), { recursive: true });
+  const other = opts.checksum ? { algorithm: opts.checksum.algorithm, hex: opts.checksum.hex.toLowerCase() } : null;
   if (md5 && fs.existsSync(dest) && (await md5File(dest)) === md5) {
+    return { path: dest, bytes: sizeOf(dest), md5, resumed: false, skipped: true, requests: 0 };
+  }
+  if (other && fs.existsSync(dest) && (await checksumFile(dest, other.algorithm)) === other.hex) {
     return { path: dest, bytes: sizeOf(dest), md5, resumed: false, skipped: true, requests: 0 };
   }
   const part = `${dest}.part`;
@@ -172,7 +207,7 @@ export async function downloadFile(url: string, dest: string, opts: DownloadOpti
       const start = sizeOf(part);
       try {
         requests++;
-        const res = await request(agent, url, start > 0 ? { range: `bytes=${start}-` } : {});
+        const res = await request(agent, url, { ...opts.headers, ...(start > 0 ? { range: `bytes=${start}-` } : {}) });
         let flags: 'a' | 'w' = 'a';
         let from = start;
         if (res.status === 206) {
@@ -227,8 +262,56 @@ export async function downloadFile(url: string, dest: string, opts: DownloadOpti
       throw new DatasetError(`checksum mismatch for ${file} from ${url}: expected MD5 ${md5}, got ${actual}; the downloaded file was deleted (fix: run the download again; if it keeps failing the server's file differs from the published one)`);
     }
   }
+  if (other) {
+    const actual = await checksumFile(part, other.algorithm);
+    if (actual !== other.hex) {
+      fs.rmSync(part, { force: true });
+      throw new DatasetError(`checksum mismatch for ${file} from ${url}: expected ${other.algorithm} ${other.hex}, got ${actual}; the downloaded file was deleted (fix: run the download again; if it keeps failing the server's file differs from what it announced)`);
+    }
+  }
   fs.renameSync(part, dest);
   return { path: dest, bytes, md5, resumed, skipped: false, requests };
+}
+
+export interface HeadResult {
+  /** Status of the last response (a redirect to another origin is not followed: its 30x is returned). */
+  status: number;
+  headers: Headers;
+  /** The URL that answered. */
+  url: string;
+}
+
+/**
+ * HEAD `url` through the download agent: redirects within the same origin are followed (a renamed
+ * repository), a redirect to another origin (a download CDN) is returned as it is, so its headers
+ * can be read. `headers` go to the URL's origin only.
+ */
+export async function headRequest(url: string, opts: { headers?: Record<string, string>; timeoutMs?: number } = {}): Promise<HeadResult> {
+  const agent = dispatcher(opts.timeoutMs ?? 60_000);
+  try {
+    let u = new URL(url);
+    const origin = u.origin;
+    for (let redirects = 0; ; redirects++) {
+      let res: Awaited<ReturnType<typeof fetch>>;
+      try {
+        res = await fetch(u, { method: 'HEAD', headers: { 'user-agent': 'spikeclip', 'accept-encoding': 'identity', ...headersFor(u, origin, opts.headers ?? {}) }, redirect: 'manual', dispatcher: agent });
+      } catch (e) {
+        throw new DatasetError(`cannot reach ${u.origin}: ${networkMessage(e)} (fix: check the network, HTTPS_PROXY and NO_PROXY)`);
+      }
+      await res.body?.cancel().catch(() => undefined);
+      const location = res.headers.get('location');
+      if ([301, 302, 303, 307, 308].includes(res.status) && location) {
+        const next = new URL(location, u);
+        if (next.origin === origin && redirects < 5) {
+          u = next;
+          continue;
+        }
+      }
+      return { status: res.status, headers: res.headers, url: u.toString() };
+    }
+  } finally {
+    await agent.close().catch(() => undefined);
+  }
 }
 
 export interface DownloadDatasetOptions {

@@ -55,9 +55,14 @@ export function parseHfModelId(s: string): HfModelRef | undefined {
   return { repo: m[1], revision: m[2] ?? 'main' };
 }
 
+/** The folder of `repo` in the hub cache: `models--org--name`. */
+export function hfRepoDir(cache: string, repo: string): string {
+  return path.join(cache, `models--${repo.replace(/\//g, '--')}`);
+}
+
 /** The snapshot folder of `ref` in `cache` (throws HfCacheError with what to do when it is not there). */
 export function resolveHfSnapshot(ref: HfModelRef, cache: string, required: readonly string[] = ['config.json']): ResolvedModelSource {
-  const repoDir = path.join(cache, `models--${ref.repo.replace(/\//g, '--')}`);
+  const repoDir = hfRepoDir(cache, ref.repo);
   const download = `download it where there is network (\`huggingface-cli download ${ref.repo}${ref.revision === 'main' ? '' : ` --revision ${ref.revision}`}\` or once with transformers), set HF_HUB_CACHE or HF_HOME to the cache that has it, or give the model's folder`;
   if (!fs.existsSync(repoDir)) throw new HfCacheError(`${ref.repo} is not in the Hugging Face cache ${cache}`, download);
   let commit: string;

@@ -5,7 +5,7 @@ import { SpikeclipCommand } from '../../cli/base-command';
 import { EXIT, UserError } from '../../cli/errors';
 import { makeProvenance } from '../../cli/provenance';
 import { ConvertTeacherResult, convertHfClipFolder } from '../../teacher/checkpoint';
-import { resolveModelSource } from '../../teacher/hf-cache';
+import { downloadFlag, resolveHfFolderArg } from '../../cli/model-source';
 
 export default class ConvertTeacher extends SpikeclipCommand<typeof ConvertTeacher> {
   static override summary = 'Convert a Hugging Face CLIP folder into a spikeclip teacher checkpoint.';
@@ -18,28 +18,29 @@ export default class ConvertTeacher extends SpikeclipCommand<typeof ConvertTeach
   static override examples = [
     '<%= config.bin %> convert teacher --from ~/models/clip-vit-base-patch16 --out ckpt/clip-b16',
     '<%= config.bin %> convert teacher --from openai/clip-vit-base-patch16 --out ckpt/clip-b16',
+    '<%= config.bin %> convert teacher --from openai/clip-vit-base-patch16@main --download --out ckpt/clip-b16',
     '<%= config.bin %> convert teacher --from ./clip-vit-base-patch32 --out ckpt/clip-b32 --force --json',
   ];
 
   static override flags = {
     from: Flags.string({
       description:
-        'Hugging Face CLIP folder (config.json, model.safetensors or pytorch_model.bin, vocab.json, merges.txt), or a model id such as openai/clip-vit-base-patch16[@revision] found in the local Hugging Face cache (HF_HUB_CACHE, HF_HOME; offline).',
+        'Hugging Face CLIP folder (config.json, model.safetensors or pytorch_model.bin, vocab.json, merges.txt), or a model id such as openai/clip-vit-base-patch16[@revision] found in the local Hugging Face cache (HF_HUB_CACHE, HF_HOME; offline unless --download).',
       required: true,
     }),
     out: Flags.string({ description: 'Checkpoint directory to write.', required: true }),
     force: Flags.boolean({ description: 'Replace --out if it is already a spikeclip checkpoint.', default: false }),
+    ...downloadFlag,
   };
 
   async run(): Promise<ConvertTeacherResult> {
     const { out, force } = this.flags;
-    const source = resolveModelSource(this.flags.from);
+    const source = await resolveHfFolderArg(this.flags.from, { download: this.flags.download, progress: this.progress, note: (l) => this.note(l), what: 'the folder of a Hugging Face CLIP model' });
     const from = source.dir;
-    if (source.hf) this.note(`${source.hf.repo}@${source.hf.revision}: commit ${source.hf.commit} from the Hugging Face cache ${source.hf.cache}`);
     checkOut(from, out, force);
     this.progress.update(`converting ${this.flags.from}`);
-    const teacher = source.hf ? `${source.hf.repo}@${source.hf.commit}` : path.resolve(from);
-    const result = await convertHfClipFolder(from, out, { provenance: { ...makeProvenance({ seed: this.flags.seed }), teacher } });
+    const teacher = source.source ? `${source.source.repo}@${source.source.commit}` : path.resolve(from);
+    const result = await convertHfClipFolder(from, out, { provenance: { ...makeProvenance({ seed: this.flags.seed, teacherSource: source.source }), teacher } });
     this.progress.stop();
     if (!this.jsonEnabled()) {
       for (const n of result.notes) this.note(`note: ${n}`);
