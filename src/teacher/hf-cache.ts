@@ -8,8 +8,8 @@
  *     blobs/<hash>              the file contents
  *
  * <cache> is HF_HUB_CACHE, else HF_HOME/hub, else XDG_CACHE_HOME/huggingface/hub, else
- * ~/.cache/huggingface/hub, as huggingface_hub chooses it. A folder that exists on disk always wins
- * over an id of the same spelling.
+ * ~/.cache/huggingface/hub, as huggingface_hub chooses it. ./hf-model.ts puts it together with
+ * folders (a folder that exists wins over an id of the same spelling) and downloads (./hf-download.ts).
  */
 import * as fs from 'fs';
 import * as os from 'os';
@@ -81,12 +81,4 @@ export function resolveHfSnapshot(ref: HfModelRef, cache: string, required: read
   const missing = required.filter((f) => !fs.existsSync(path.join(dir, f)));
   if (missing.length > 0) throw new HfCacheError(`${ref.repo}@${ref.revision}: the cached snapshot lacks ${missing.join(', ')} (an interrupted download?)`, download);
   return { dir, hf: { ...ref, commit, cache } };
-}
-
-/** A folder as it is, or a Hugging Face model id from the local cache. */
-export function resolveModelSource(from: string, env: NodeJS.ProcessEnv = process.env): ResolvedModelSource {
-  if (fs.existsSync(from)) return { dir: from };
-  const ref = parseHfModelId(from);
-  if (!ref) throw new HfCacheError(`${from}: no such folder`, 'give the folder of a Hugging Face CLIP model, or its model id such as openai/clip-vit-base-patch16');
-  return resolveHfSnapshot(ref, hfHubCacheDir(env));
 }

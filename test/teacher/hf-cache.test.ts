@@ -4,33 +4,17 @@
  * and `spikeclip convert teacher --from openai/...` through the real CLI over dist/.
  */
 import { spawnSync } from 'child_process';
-import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { HfCacheError, hfHubCacheDir, parseHfModelId, resolveHfSnapshot, resolveModelSource } from '../../src/teacher/hf-cache';
+import { HfCacheError, hfHubCacheDir, parseHfModelId, resolveHfSnapshot } from '../../src/teacher/hf-cache';
+import { resolveModel } from '../../src/teacher/hf-model';
 import { writeClipFixture } from '../helpers/clip-fixture';
+import { addToHfCache } from '../helpers/hf-cache-fixture';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const COMMIT = 'a'.repeat(40);
 const OLD = 'b'.repeat(40);
-
-/** Copies the files of `src` into `cache` as huggingface_hub stores `repo` at `commit` (symlinks into blobs/). */
-function addToCache(cache: string, repo: string, src: string, commit: string, refs: string[]): string {
-  const repoDir = path.join(cache, `models--${repo.replace('/', '--')}`);
-  const snap = path.join(repoDir, 'snapshots', commit);
-  fs.mkdirSync(path.join(repoDir, 'blobs'), { recursive: true });
-  fs.mkdirSync(snap, { recursive: true });
-  for (const f of fs.readdirSync(src)) {
-    const bytes = fs.readFileSync(path.join(src, f));
-    const blob = createHash('sha256').update(bytes).digest('hex');
-    fs.writeFileSync(path.join(repoDir, 'blobs', blob), bytes);
-    fs.symlinkSync(path.join('..', '..', 'blobs', blob), path.join(snap, f));
-  }
-  fs.mkdirSync(path.join(repoDir, 'refs'), { recursive: true });
-  for (const r of refs) fs.writeFileSync(path.join(repoDir, 'refs', r), commit);
-  return snap;
-}
 
 let root: string;
 let cache: string;
@@ -40,7 +24,7 @@ beforeAll(() => {
   root = fs.mkdtempSync(path.join(os.tmpdir(), 'hf-cache-'));
   fixtureDir = writeClipFixture(path.join(root, 'src'), { seed: 5 }).dir;
   cache = path.join(root, 'hf', 'hub');
-  addToCache(cache, 'openai/clip-tiny', fixtureDir, COMMIT, ['main']);
+  addToHfCache(cache, 'openai/clip-tiny', fixtureDir, COMMIT, ['main']);
   // an older commit, reachable by its hash only, and a tag
   fs.mkdirSync(path.join(cache, 'models--openai--clip-tiny', 'snapshots', OLD), { recursive: true });
   fs.writeFileSync(path.join(cache, 'models--openai--clip-tiny', 'snapshots', OLD, 'config.json'), '{}');
@@ -71,21 +55,18 @@ test('main, a tag and a commit resolve to their snapshots; files read through th
   expect(resolveHfSnapshot({ repo: 'openai/clip-tiny', revision: OLD }, cache).hf?.commit).toBe(OLD);
 });
 
-test('what is not cached is one error saying how to get it; an existing folder wins over an id', () => {
+test('what is not cached is one error saying how to get it; an existing folder wins over an id', async () => {
   expect(() => resolveHfSnapshot({ repo: 'openai/clip-huge', revision: 'main' }, cache)).toThrow(/openai\/clip-huge is not in the Hugging Face cache/);
   expect(() => resolveHfSnapshot({ repo: 'openai/clip-tiny', revision: 'dev' }, cache)).toThrow(/has no revision "dev"/);
   expect(() => resolveHfSnapshot({ repo: 'openai/clip-tiny', revision: 'v1' }, cache, ['config.json', 'model.safetensors'])).toThrow(/lacks model.safetensors/);
-  const err = (() => {
-    try {
-      resolveModelSource('openai/clip-huge', { HF_HUB_CACHE: cache });
-    } catch (e) {
-      return e;
-    }
-  })();
+  const err = await resolveModel('openai/clip-huge', { env: { HF_HUB_CACHE: cache } }).catch((e: unknown) => e);
   expect(err).toBeInstanceOf(HfCacheError);
-  expect(err).toMatchObject({ exitCode: 4, fix: expect.stringContaining('huggingface-cli download openai/clip-huge') });
-  expect(resolveModelSource(fixtureDir, { HF_HUB_CACHE: cache })).toEqual({ dir: fixtureDir });
-  expect(() => resolveModelSource('./no/such/dir/at/all', {})).toThrow(/no such folder/);
+  expect(err).toMatchObject({ exitCode: 4, fix: expect.stringContaining('add --download') });
+  expect(await resolveModel('openai/clip-tiny', { env: { HF_HUB_CACHE: cache } })).toMatchObject({ hf: { commit: COMMIT } });
+  // an old snapshot without weights counts as not cached
+  await expect(resolveModel('openai/clip-tiny@v1', { env: { HF_HUB_CACHE: cache } })).rejects.toThrow(/incomplete/);
+  expect(await resolveModel(fixtureDir, { env: { HF_HUB_CACHE: cache } })).toEqual({ dir: fixtureDir });
+  await expect(resolveModel('./no/such/dir/at/all', { env: {} })).rejects.toThrow(/no such folder/);
 });
 
 test('spikeclip convert teacher --from <model id> converts the cached snapshot and records the commit', () => {
