@@ -83,7 +83,7 @@ export async function resolveModel(from: string, o: ResolveModelOptions = {}): P
   const cache = hfHubCacheDir(env);
   const hit = cached(ref, cache);
   if (!(hit instanceof HfCacheError)) return hit;
-  const orFolder = `${from} is not a folder either`;
+  const orFolder = `and there is no folder ${from}`;
   const endpoint = hfEndpoint(env);
   if (hfOffline(env)) {
     throw new HfCacheError(
