@@ -5,7 +5,7 @@ import * as path from 'path';
 import { openDataset } from '../../src/data/registry';
 import { DatasetError } from '../../src/data/types';
 import { OFFICIAL_FILES, OfficialFile, checkFile, md5File, officialFiles, verifyDataset } from '../../src/io/checksum';
-import { DownloadProgress, downloadDataset, downloadFile } from '../../src/io/download';
+import { DownloadProgress, checksumFile, downloadDataset, downloadFile, headRequest } from '../../src/io/download';
 import { makeCifarFixture } from '../helpers/fixtures-cifar';
 import { TestServer, startServer } from '../helpers/http-server';
 import { writeTarGz } from '../helpers/tar-writer';
@@ -220,5 +220,35 @@ describe('downloadDataset', () => {
     await expect(downloadDataset('x', { dataDir, files })).rejects.toThrow(/refusing member "\.\.\/escaped\.txt"/);
     expect(fs.existsSync(path.join(tmp, 'escaped.txt'))).toBe(false);
     expect(fs.readdirSync(dataDir)).toEqual(['evil.tar.gz']);
+  });
+});
+
+describe('other checksums and extra headers', () => {
+  test('git blob SHA-1 and SHA-256 as git and sha256sum compute them; a mismatch deletes the file', async () => {
+    const f = path.join(tmp, 'hello.txt');
+    fs.writeFileSync(f, 'hello\n');
+    expect(await checksumFile(f, 'git-blob-sha1')).toBe('ce013625030ba8dba906f756967f9e9ca394464a'); // git hash-object
+    expect(await checksumFile(f, 'sha256')).toBe('5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03');
+    server = await startServer({ '/f.bin': { body } });
+    const sha = crypto.createHash('sha256').update(body).digest('hex');
+    const dest = path.join(tmp, 'f.bin');
+    expect((await downloadFile(`${server.url}/f.bin`, dest, { checksum: { algorithm: 'sha256', hex: sha } })).skipped).toBe(false);
+    expect((await downloadFile(`${server.url}/f.bin`, dest, { checksum: { algorithm: 'sha256', hex: sha } })).skipped).toBe(true);
+    await expect(downloadFile(`${server.url}/f.bin`, path.join(tmp, 'g.bin'), { checksum: { algorithm: 'sha256', hex: '0'.repeat(64) } })).rejects.toThrow(/checksum mismatch .*sha256/);
+    expect(fs.readdirSync(tmp).filter((n) => n.startsWith('g.bin'))).toEqual([]);
+  });
+
+  test('headRequest follows a redirect within the origin and returns one to another origin as it is', async () => {
+    const other = await startServer({ '/x': { body } });
+    try {
+      server = await startServer({ '/old': { redirect: '/new' }, '/new': { redirect: `${other.url}/x` } });
+      const r = await headRequest(`${server.url}/old`);
+      expect(r.status).toBe(302);
+      expect(r.url).toBe(`${server.url}/new`);
+      expect(r.headers.get('location')).toBe(`${other.url}/x`);
+      expect(other.requests).toEqual([]);
+    } finally {
+      await other.close();
+    }
   });
 });
