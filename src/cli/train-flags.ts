@@ -30,6 +30,7 @@ export const trainFlags = {
   'grad-accum': Flags.integer({ description: 'Split each batch into N micro-batches and accumulate their gradients (reference batch sizes on small machines).', min: 1, default: 1 }),
   lr: floatFlag('Initial learning rate of the cosine schedule.'),
   'lr-min': floatFlag('Final learning rate of the cosine schedule.'),
+  'warmup-steps': Flags.integer({ description: 'Linear learning-rate warm-up over the first N optimiser steps (0: none); small transformers trained from scratch need it above about 1e-3.', min: 0, default: 0 }),
   't-max': Flags.integer({ description: 'Length of the cosine schedule in epochs (default: the reference value, else --epochs).', min: 1 }),
   patience: Flags.integer({ description: 'Stop when the epoch training loss has not improved for N epochs.', min: 1 }),
   'save-every': Flags.integer({ description: 'A checkpoint every N epochs (the last epoch always gets one).', min: 1, default: 1 }),
@@ -51,6 +52,7 @@ interface TrainFlagValues {
   'grad-accum'?: number;
   lr?: number;
   'lr-min'?: number;
+  'warmup-steps'?: number;
   't-max'?: number;
   patience?: number;
   'save-every'?: number;
@@ -75,6 +77,7 @@ export function trainNumber(f: TrainFlagValues) {
     gradAccum: f['grad-accum'],
     lr: f.lr,
     lrMin: f['lr-min'],
+    warmupSteps: f['warmup-steps'],
     tMax: f['t-max'],
     patience: f.patience,
     saveEvery: f['save-every'],

@@ -125,6 +125,12 @@ export interface LoopOptions {
   lr: number;
   lrMin: number;
   tMax: number;
+  /**
+   * Linear warm-up over the first N optimiser steps of the run (0: none): step s (1-based) uses
+   * lr(epoch) * min(1, s / N), as open_clip's --warmup. A function of the step count, so a resumed
+   * run continues it exactly.
+   */
+  warmupSteps?: number;
   /** Micro-batches per optimiser step (the task's batches are micro-batches). */
   gradAccum: number;
   /** A results.jsonl line every N optimiser steps (0: per epoch only). */
@@ -170,6 +176,11 @@ const round = (x: number, digits = 6): number => Number(x.toPrecision(digits));
  * built over `task.params`; a NonFiniteLossError propagates after the log line, leaving the last
  * saved checkpoint as it was.
  */
+/** The learning rate of optimiser step `step` (1-based) under a linear warm-up of `warmupSteps`. */
+export function warmedUp(lr: number, step: number, warmupSteps: number): number {
+  return warmupSteps > 0 && step < warmupSteps ? (lr * step) / warmupSteps : lr;
+}
+
 export async function runLoop(task: TrainTask, optimizer: Adam, run: RunDir, state: LoopState, o: LoopOptions): Promise<LoopResult> {
   const batches = task.batchesPerEpoch();
   if (batches < 1) throw new Error(`${task.name}: no batches to train on`);
@@ -236,6 +247,7 @@ export async function runLoop(task: TrainTask, optimizer: Adam, run: RunDir, sta
       /** One optimiser step over the accumulated micro-batches. */
       const step = (): void => {
         const mean = acc.take(microSamples);
+        optimizer.lr = warmedUp(lr, state.step + 1, o.warmupSteps ?? 0);
         try {
           optimizer.applyGradients(mean);
         } finally {
@@ -262,9 +274,9 @@ export async function runLoop(task: TrainTask, optimizer: Adam, run: RunDir, sta
         let stepsLeft = Math.ceil((batches - b) / o.gradAccum) + (o.epochs - state.epoch - 1) * stepsPerEpoch;
         if (o.maxSteps !== undefined) stepsLeft = Math.min(stepsLeft, Math.max(0, o.maxSteps - state.step));
         const stepLoss = microLoss / microSamples;
-        o.onProgress?.({ epoch: state.epoch + 1, epochs: o.epochs, batch: b, batches, step: state.step, loss: stepLoss, lr, rate, unit: task.unit, etaSeconds: stepsLeft * stepSec });
+        o.onProgress?.({ epoch: state.epoch + 1, epochs: o.epochs, batch: b, batches, step: state.step, loss: stepLoss, lr: optimizer.lr, rate, unit: task.unit, etaSeconds: stepsLeft * stepSec });
         if (o.logEvery > 0 && state.step % o.logEvery === 0) {
-          const rec: Record<string, unknown> = { type: 'step', epoch: state.epoch + 1, batch: b, step: state.step, loss: round(stepLoss), lr: round(lr) };
+          const rec: Record<string, unknown> = { type: 'step', epoch: state.epoch + 1, batch: b, step: state.step, loss: round(stepLoss), lr: round(optimizer.lr) };
           for (const [k, v] of Object.entries(terms)) rec[k] = round(v / microSamples);
           rec[`${task.unit}_per_s`] = round(rate, 4);
           run.result(rec);

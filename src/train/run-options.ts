@@ -14,6 +14,8 @@ export interface TrainRunOptions {
   /** Cosine schedule length in epochs (default: the stage's reference value, else the epochs). */
   tMax?: number;
   gradAccum?: number;
+  /** Linear learning-rate warm-up over the first N optimiser steps (default 0: none). */
+  warmupSteps?: number;
   patience?: number;
   out: string;
   resume?: string;
@@ -49,5 +51,6 @@ export function checkRunOptions(o: TrainRunOptions): void {
   for (const [n, v, int] of [['epochs', o.epochs, true], ['batch-size', o.batchSize, true], ['lr', o.lr, false], ['t-max', o.tMax, true], ['grad-accum', o.gradAccum, true], ['max-steps', o.maxSteps, true], ['save-every', o.saveEvery, true], ['patience', o.patience, true]] as const) {
     checkPositive(n, v, int);
   }
+  if (o.warmupSteps !== undefined && !(Number.isInteger(o.warmupSteps) && o.warmupSteps >= 0)) throw trainUsage(`--warmup-steps must be an integer >= 0, got ${o.warmupSteps}`, 'give --warmup-steps 0 or more');
   if (o.lrMin !== undefined && !(o.lrMin >= 0)) throw trainUsage(`--lr-min must be a number >= 0, got ${o.lrMin}`, 'give --lr-min 0 or more');
 }

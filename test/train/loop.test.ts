@@ -8,7 +8,7 @@ import * as path from 'path';
 import * as tf from '../../src/tf';
 import { epochOrder } from '../../src/data/loader';
 import { InitRng, Linear } from '../../src/snn/layers';
-import { initialLoopState, runLoop, type LoopOptions, type LoopState, type TaskBatch, type TrainTask } from '../../src/train/loop';
+import { initialLoopState, runLoop, warmedUp, type LoopOptions, type LoopState, type TaskBatch, type TrainTask } from '../../src/train/loop';
 import { Adam } from '../../src/train/optimizer';
 import { RunDir } from '../../src/train/run-dir';
 import { NonFiniteLossError } from '../../src/train/step';
@@ -171,6 +171,27 @@ describe('runLoop', () => {
     const vals = epochs.map((e) => e.val_mse as number);
     expect(fs.readlinkSync(path.join(a.run.checkpoints, 'best'))).toBe(`epoch_${vals.indexOf(Math.min(...vals)) + 1}`);
     expect(fs.readlinkSync(path.join(a.run.checkpoints, 'latest'))).toBe('epoch_3');
+  });
+
+  test('warm-up: the first N steps ramp the learning rate linearly, and a run stopped inside it resumes bit-identical', async () => {
+    const a = setup(tmp());
+    await runLoop(a.task, a.opt, a.run, initialLoopState(), options(a, { warmupSteps: 4, logEvery: 1, epochs: 2 }));
+    const steps = fs.readFileSync(a.run.file('results'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.type === 'step');
+    // step s of 4 uses 0.05 * s / 4; then the cosine (epoch 2: 0.005 + 0.045 * (1 + cos(pi/3)) / 2)
+    expect(steps.slice(0, 6).map((l) => l.lr)).toEqual([0.0125, 0.025, 0.0375, 0.05, 0.05, 0.05]);
+    expect(steps[6].lr).toBe(0.03875);
+    expect(warmedUp(0.05, 4, 4)).toBe(0.05);
+    expect(warmedUp(0.05, 1, 0)).toBe(0.05);
+    const reference = flat(a.layer);
+    const dir = tmp();
+    const b = setup(dir);
+    let n = 0;
+    await runLoop(b.task, b.opt, b.run, initialLoopState(), options(b, { warmupSteps: 4, logEvery: 1, epochs: 2, stopRequested: () => ++n >= 2 }));
+    const ck = b.saved.get(b.run.target('latest') as string)!;
+    const c = setup(dir);
+    restoreInto(c, ck);
+    await runLoop(c.task, c.opt, c.run, JSON.parse(JSON.stringify(ck.state)) as LoopState, options(c, { warmupSteps: 4, logEvery: 1, epochs: 2 }));
+    expect(Buffer.from(flat(c.layer).buffer).equals(Buffer.from(reference.buffer))).toBe(true);
   });
 
   test('gradient accumulation over 2 micro-batches of 2 takes the same steps as batches of 4', async () => {
