@@ -229,12 +229,17 @@ export async function executeFinetune(p: PreparedFinetune): Promise<FinetuneResu
     o.onStatus?.('class matrix');
     const W: ClassMatrix = buildClassMatrix({ prompts: p.prompts, encodeTexts: (texts) => student.encodeTexts(texts), renormalize: opt.renormalize as boolean });
     const same = identicalClassVectors(W.weights, W.numClasses, W.dim);
-    if (same) {
+    if (same.length === 1 && same[0].length === W.numClasses) {
       throw new TrainError(
-        `the class matrix has the same vector for "${p.candidates.names[same[0]]}" and "${p.candidates.names[same[1]]}": the text encoder does not tell these prompts apart (an untrained spiking text encoder does not fire, so every prompt gets the same embedding)`,
+        `the class matrix has the same vector for "${p.candidates.names[same[0][0]]}" and "${p.candidates.names[same[0][1]]}" (all ${W.numClasses} classes): the text encoder does not tell these prompts apart (an untrained spiking text encoder does not fire, so every prompt gets the same embedding)`,
         'E_CLASS_MATRIX',
         'pretrain the text encoder first (spikeclip pretrain --part text), or start from a checkpoint whose text encoder was trained',
       );
+    }
+    if (same.length > 0) {
+      const shown = same.slice(0, 3).map((g) => g.map((c) => `"${p.candidates.names[c]}"`).join(' = ')).join('; ');
+      const classes = same.reduce((n, g) => n + g.length, 0);
+      o.onWarning?.(`the class matrix has ${same.length} group(s) of identical class vectors (${classes} of ${W.numClasses} classes): ${shown}${same.length > 3 ? '; ...' : ''}; the text encoder does not tell these prompts apart, so neither can the fine-tuned model`);
     }
     log(`class matrix: ${W.numClasses} classes x ${p.prompts[0].length} prompts each, from the ${from !== undefined ? 'checkpoint\'s' : 'fresh'} text encoder`);
     // the teacher's distribution over W, once per training sample

@@ -69,17 +69,21 @@ export function firingTextInit(model: SpikeClip, seed: number): void {
   });
 }
 
-/** The first pair of classes whose class vectors (rows of W) are the same, if any. */
-export function identicalClassVectors(weights: Float32Array, numClasses: number, dim: number): [number, number] | undefined {
+/**
+ * Groups of classes whose class vectors (rows of W) are the same to 6 significant digits (each
+ * group of 2 or more, in class order). A spiking text encoder's output is a function of binary
+ * spikes, so prompts that raise the same spikes get exactly the same vector.
+ */
+export function identicalClassVectors(weights: Float32Array, numClasses: number, dim: number): number[][] {
   const key = (c: number) => Array.from(weights.subarray(c * dim, (c + 1) * dim), (v) => v.toPrecision(6)).join(',');
-  const seen = new Map<string, number>();
+  const groups = new Map<string, number[]>();
   for (let c = 0; c < numClasses; c++) {
     const k = key(c);
-    const j = seen.get(k);
-    if (j !== undefined) return [j, c];
-    seen.set(k, c);
+    const g = groups.get(k);
+    if (g) g.push(c);
+    else groups.set(k, [c]);
   }
-  return undefined;
+  return [...groups.values()].filter((g) => g.length > 1);
 }
 
 /** The config of `--teacher DIR` (no weights read): refused unless it is a teacher checkpoint. */
