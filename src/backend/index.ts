@@ -8,7 +8,7 @@ import * as path from 'path';
 import * as tf from '../tf';
 import { BACKEND_CHOICES, type BackendChoice, type BackendName } from './choices';
 import { cpuCount, MAX_WASM_THREADS, threadedWasmUnavailable, unrefWasmWorkers, withThreadedWasm } from './threads';
-import { EXIT, UserError } from '../cli/errors';
+import { EXIT, SpikeclipError } from '../errors';
 
 export { BACKEND_CHOICES, type BackendChoice, type BackendName } from './choices';
 
@@ -35,15 +35,16 @@ export interface BackendOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-export class BackendError extends Error {
-  constructor(message: string) {
-    super(message);
+/** A backend that cannot start here (exit status 3), or a bad --backend/--threads value (exit status 2). */
+export class BackendError extends SpikeclipError {
+  constructor(message: string, exitCode: number = EXIT.notAvailable) {
+    super(message, { code: 'E_BACKEND', exitCode });
     this.name = 'BackendError';
   }
 }
 
 /** An explicitly requested backend whose package is not installed: "not available" (exit status 3), not bad input. */
-export class BackendUnavailableError extends UserError {
+export class BackendUnavailableError extends SpikeclipError {
   constructor(message: string) {
     super(message, { code: 'E_NOT_AVAILABLE', exitCode: EXIT.notAvailable });
     this.name = 'BackendUnavailableError';
@@ -55,7 +56,7 @@ export function parseBackendChoice(value: string | undefined, source = '--backen
   if (value === undefined || value === '') return 'auto';
   const v = value.trim().toLowerCase();
   if ((BACKEND_CHOICES as readonly string[]).includes(v)) return v as BackendChoice;
-  throw new BackendError(`unknown backend "${value}" in ${source}: choose one of ${BACKEND_CHOICES.join(', ')}`);
+  throw new BackendError(`unknown backend "${value}" in ${source}: choose one of ${BACKEND_CHOICES.join(', ')}`, EXIT.usage);
 }
 
 /** Resolves the requested backend: the flag wins over SPIKECLIP_BACKEND, which wins over auto. */
@@ -218,7 +219,7 @@ export type BackendSetupHook = (info: BackendInfo) => void;
 export async function initBackend(opts: BackendOptions = {}, hooks: BackendSetupHook[] = []): Promise<BackendInfo> {
   const choice = resolveBackendChoice(opts);
   if (opts.threads !== undefined && (!Number.isInteger(opts.threads) || opts.threads < 1)) {
-    throw new BackendError(`--threads must be a positive integer, got ${opts.threads}`);
+    throw new BackendError(`--threads must be a positive integer, got ${opts.threads}`, EXIT.usage);
   }
   tf.enableProdMode();
   let info: BackendInfo;

@@ -3,7 +3,7 @@
  * camelCase). Flags given on the command line override the file; unknown keys and wrong types are
  * errors that name the key and the file.
  */
-import { EXIT, UserError } from './errors';
+import { EXIT, UserError } from '../errors';
 
 /** What we need to know about one oclif flag definition. */
 export interface FlagSpec {
@@ -22,10 +22,10 @@ export function kebab(s: string): string {
 }
 
 /** A key or value in a --config file that the command does not accept: a usage error (exit status 2), like a bad flag. */
-export class ConfigError extends UserError {
+export class ConfigKeyError extends UserError {
   constructor(message: string) {
     super(message, { code: 'E_CONFIG_KEY', exitCode: EXIT.usage, fix: 'see --help for the flags this command accepts' });
-    this.name = 'ConfigError';
+    this.name = 'ConfigKeyError';
   }
 }
 
@@ -46,7 +46,7 @@ export async function mergeConfig(
     const key = kebab(rawKey);
     const spec = specs[key];
     if (!spec || META_FLAGS.has(key)) {
-      throw new ConfigError(`${file}: unknown key "${rawKey}"; this command accepts: ${allowed.join(', ')}`);
+      throw new ConfigKeyError(`${file}: unknown key "${rawKey}"; this command accepts: ${allowed.join(', ')}`);
     }
     if (explicit.has(key)) continue; // the command line wins
     out[key] = await coerce(file, rawKey, value, spec);
@@ -56,7 +56,7 @@ export async function mergeConfig(
 
 async function coerce(file: string, key: string, value: unknown, spec: FlagSpec): Promise<unknown> {
   if (spec.type === 'boolean') {
-    if (typeof value !== 'boolean') throw new ConfigError(`${file}: "${key}" must be true or false, got ${JSON.stringify(value)}`);
+    if (typeof value !== 'boolean') throw new ConfigKeyError(`${file}: "${key}" must be true or false, got ${JSON.stringify(value)}`);
     return value;
   }
   if (spec.multiple) {
@@ -65,24 +65,24 @@ async function coerce(file: string, key: string, value: unknown, spec: FlagSpec)
     for (const v of list) outList.push(await coerceOne(file, key, v, spec));
     return outList;
   }
-  if (Array.isArray(value)) throw new ConfigError(`${file}: "${key}" takes one value, got a list`);
+  if (Array.isArray(value)) throw new ConfigKeyError(`${file}: "${key}" takes one value, got a list`);
   return coerceOne(file, key, value, spec);
 }
 
 async function coerceOne(file: string, key: string, value: unknown, spec: FlagSpec): Promise<unknown> {
   if (typeof value !== 'string' && typeof value !== 'number') {
-    throw new ConfigError(`${file}: "${key}" must be a string or a number, got ${value === null ? 'null' : typeof value}`);
+    throw new ConfigKeyError(`${file}: "${key}" must be a string or a number, got ${value === null ? 'null' : typeof value}`);
   }
   const text = String(value);
   if (spec.options && !spec.options.includes(text)) {
-    throw new ConfigError(`${file}: "${key}" must be one of ${spec.options.join(', ')}, got "${text}"`);
+    throw new ConfigKeyError(`${file}: "${key}" must be one of ${spec.options.join(', ')}, got "${text}"`);
   }
   if (!spec.parse) return text;
   try {
     return await spec.parse(text, {}, spec);
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
-    throw new ConfigError(`${file}: "${key}": ${msg.split('\n')[0]}`);
+    throw new ConfigKeyError(`${file}: "${key}": ${msg.split('\n')[0]}`);
   }
 }
 

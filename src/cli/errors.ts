@@ -1,83 +1,15 @@
 /**
- * One error path for every command. A `UserError` is a mistake the user can fix: it prints as one
- * line with the fix and no stack trace. Errors from our file readers and validators are user errors
- * too (a bad file is not a bug). Anything else is an internal error: one line plus a hint to rerun
- * with --debug for the stack.
+ * One error path for every command. A `SpikeclipError` (src/errors.ts) is a mistake the user can
+ * fix or a capability that is not there: it prints as one line with its fix and no stack trace,
+ * and exits with its own status. oclif's own errors (unknown flag, missing argument, bad value)
+ * carry an `oclif.exit` status and are usage errors. A file the system cannot open is bad input.
+ * Anything else is an internal error: one line plus a hint to rerun with --debug for the stack.
  */
+import { EXIT, SpikeclipError } from '../errors';
 import { describeUsageError } from './usage-message';
 
-export interface UserErrorOptions {
-  /** What to do about it, shown after the message. */
-  fix?: string;
-  /** Stable machine-readable code, e.g. `E_CONFIG`. */
-  code?: string;
-  /** Process exit status (default 2 for usage errors, see EXIT). */
-  exitCode?: number;
-}
-
-/** Exit statuses shared by all commands. */
-export const EXIT = Object.freeze({
-  ok: 0,
-  internal: 1,
-  usage: 2,
-  notAvailable: 3,
-  badInput: 4,
-});
-
-export class UserError extends Error {
-  readonly fix?: string;
-  readonly code: string;
-  readonly exitCode: number;
-  constructor(message: string, opts: UserErrorOptions = {}) {
-    super(message);
-    this.name = 'UserError';
-    this.fix = opts.fix;
-    this.code = opts.code ?? 'E_USAGE';
-    this.exitCode = opts.exitCode ?? EXIT.usage;
-  }
-}
-
-/** A command or option whose capability has not landed yet: never a fake success. */
-export class NotAvailableError extends UserError {
-  constructor(what: string, missing: string) {
-    super(`${what} is not available yet: ${missing}`, {
-      code: 'E_NOT_AVAILABLE',
-      exitCode: EXIT.notAvailable,
-      fix: 'see `spikeclip --help` and the README for what this version can do',
-    });
-    this.name = 'NotAvailableError';
-  }
-}
-
-/** Error classes thrown by our own validators and readers; their messages are written for users. */
-const USER_ERROR_NAMES = new Set([
-  'UserError',
-  'NotAvailableError',
-  'BackendError',
-  'SafetensorsError',
-  'CheckpointError',
-  'ConfigFileError',
-  'ModuleError',
-  'ConfigError',
-  'NeuronConfigError',
-  'ModelConfigError',
-  'PickleError',
-  'ZipError',
-  'ClipConfigError',
-  'OptimizerError',
-  'NonFiniteLossError',
-  'MatError',
-  'TarError',
-  'DatasetError',
-  'TokenizerError',
-  'ChartError',
-  'EnergyModelError',
-  'EnergyReportError',
-  'MetricsError',
-  'PytorchNameError',
-  'RatesError',
-  'TfjsModelError',
-]);
+// Commands import these from here; they live in the leaf module so that lower layers need not import cli/.
+export { EXIT, NotAvailableError, SpikeclipError, UserError, type UserErrorOptions } from '../errors';
 
 export interface ErrorReport {
   /** Exit status. */
@@ -91,15 +23,15 @@ export interface ErrorReport {
   stack?: string;
 }
 
-interface OclifLike {
-  oclif?: { exit?: number };
-  code?: string;
+/** What oclif puts on the errors it throws (CLIError and its parse errors, ExitError). */
+interface OclifError extends Error {
+  oclif: { exit?: number };
 }
 
-function isOclifParseError(e: Error): boolean {
-  // oclif's parser errors (unknown flag, missing argument, bad option) are CLIErrors with an oclif exit code.
-  const o = e as Error & OclifLike;
-  return o.oclif !== undefined || /^(Nonexistent flag|Unexpected argument|Missing required|Expected --|Parsing --|Expected a|Expected an integer)/.test(e.message);
+/** oclif's own errors: its parser's (unknown flag, missing argument, bad option or value), `this.error`, `this.exit`. */
+function isOclifError(e: Error): e is OclifError {
+  const o = (e as Error & { oclif?: unknown }).oclif;
+  return typeof o === 'object' && o !== null;
 }
 
 /** Turns anything thrown into the report both output modes print. */
@@ -107,31 +39,18 @@ export function toErrorReport(err: unknown): ErrorReport {
   if (!(err instanceof Error)) {
     return { status: EXIT.internal, name: 'Error', code: 'E_INTERNAL', message: String(err), user: false };
   }
-  if (err instanceof UserError) {
-    return { status: err.exitCode, name: err.name, code: err.code, message: err.message, fix: err.fix, user: true, stack: err.stack };
+  if (err instanceof SpikeclipError) {
+    return { status: err.exitCode, name: err.name, code: err.code, message: err.message, fix: err.fix, user: err.exitCode !== EXIT.internal, stack: err.stack };
   }
-  if (USER_ERROR_NAMES.has(err.name)) {
-    const code = (err as Error & { code?: unknown }).code;
+  if (isOclifError(err)) {
     return {
-      status: EXIT.badInput,
-      name: err.name,
-      code: typeof code === 'string' && code.startsWith('E_') ? code : `E_${err.name.replace(/Error$/, '').replace(/([a-z])([A-Z])/g, '$1_$2').toUpperCase()}`,
-      message: err.message,
-      user: true,
-      stack: err.stack,
-    };
-  }
-  if (isOclifParseError(err)) {
-    const o = err as Error & OclifLike;
-    return {
-      status: EXIT.usage,
+      status: typeof err.oclif.exit === 'number' ? err.oclif.exit : EXIT.usage,
       name: 'UsageError',
       code: 'E_USAGE',
       message: describeUsageError(err.message),
       fix: 'see --help for the flags this command accepts',
       user: true,
       stack: err.stack,
-      ...(o.oclif?.exit === 0 ? { status: 0 } : {}),
     };
   }
   const sys = err as NodeJS.ErrnoException;

@@ -3,19 +3,19 @@
  * and ETA, and Ctrl-C handling (the first SIGINT/SIGTERM asks the loop to stop after the current
  * step and save; a second one exits at once, which the atomic checkpoint writes make safe).
  */
-import { Flags } from '@oclif/core';
+import { Errors, Flags } from '@oclif/core';
 import { formatDuration, type Progress } from './progress';
-import { UserError } from './errors';
+import { EXIT, UserError } from './errors';
 import type { ProgressInfo } from '../train/loop';
 
-/** A float flag (validated by oclif's parser, so --config values are checked too). */
+/** A float flag (validated by oclif's parser, so --config values are checked too; a bad value is oclif's usage error, exit status 2). */
 export const floatFlag = (description: string, opts: { aliases?: string[] } = {}) =>
   Flags.custom<number>({
     description,
     ...(opts.aliases ? { aliases: opts.aliases } : {}),
     parse: async (input: string) => {
       const v = Number(input);
-      if (input.trim() === '' || !Number.isFinite(v)) throw new Error(`Expected a number but received: ${input}`);
+      if (input.trim() === '' || !Number.isFinite(v)) throw new Errors.CLIError(`Expected a number but received: ${input}`);
       return v;
     },
   })();
@@ -113,7 +113,7 @@ export async function withStopSignals<T>(job: (stopRequested: () => boolean) => 
   const onSignal = (sig: NodeJS.Signals): void => {
     if (stop) {
       process.stderr.write(`\n${sig} again: exiting now (the last saved checkpoint is intact)\n`);
-      process.exit(130);
+      process.exit(EXIT.interrupted);
     }
     stop = true;
     note(`\n${sig}: finishing the current step, then saving a resumable checkpoint (${sig} again to exit at once)`);
@@ -132,7 +132,7 @@ export async function withStopSignals<T>(job: (stopRequested: () => boolean) => 
 export function interruptedError(command: string, out: string, checkpoint: string | undefined): UserError {
   return new UserError(`${command} interrupted${checkpoint ? `; saved a resumable checkpoint ${checkpoint}` : ''}`, {
     code: 'E_INTERRUPTED',
-    exitCode: 130,
+    exitCode: EXIT.interrupted,
     fix: `continue with the same command plus --resume latest --out ${out}`,
   });
 }

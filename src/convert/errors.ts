@@ -3,7 +3,7 @@
  * match, an output directory that may not be replaced. Each is a one-line user error (exit status 4)
  * with a stable code and, where there is one, the fix.
  */
-import { EXIT, UserError } from '../cli/errors';
+import { EXIT, UserError } from '../errors';
 
 export type ConvertErrorCode =
   | 'E_NOT_FOUND'

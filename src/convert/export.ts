@@ -16,7 +16,7 @@
 import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import { codeVersion, makeProvenance } from '../cli/provenance';
+import { codeVersion, makeProvenance } from '../io/provenance';
 import { writeDirAtomic } from '../io/atomic';
 import { checkpointHash, loadCheckpoint } from '../io/checkpoint';
 import { serializeSafetensors, tensorToFloat32, type SafeTensor, type SafeTensorInput } from '../io/safetensors';

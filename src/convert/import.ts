@@ -11,7 +11,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { makeProvenance } from '../cli/provenance';
+import { makeProvenance } from '../io/provenance';
 import { CLIP_TOKENIZER_FILES } from '../teacher/checkpoint';
 import { ConfigError, PRESET_NAMES, getPreset, validateConfig, type ImageEncoderConfig, type SpikeClipConfig, type TextEncoderConfig } from '../models/config';
 import { fromPytorchStateDict } from '../models/pytorch-names';

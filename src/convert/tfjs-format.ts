@@ -17,6 +17,7 @@
  * takes them as they are. The weights manifest is TF.js's own format: `tf.io.loadWeights(
  * manifest, baseUrl)` and `tf.io.decodeWeights(buffer, specs)` read it.
  */
+import { BadInputError } from '../errors';
 import * as tf from '../tf';
 import { validateConfig, type SpikeClipConfig } from '../models/config';
 import { SpikeClip } from '../models/spikeclip';
@@ -103,9 +104,9 @@ export function buildTfjsModel(
   return { modelJson, shards };
 }
 
-export class TfjsModelError extends Error {
+export class TfjsModelError extends BadInputError {
   constructor(message: string) {
-    super(message);
+    super(message, 'E_TFJS_MODEL');
     this.name = 'TfjsModelError';
   }
 }

@@ -2,6 +2,7 @@
  * The dataset layer's shared shapes. Every dataset (CIFAR, Flowers-102, Pets, folders, shapes)
  * yields splits of labelled images; transforms turn them into model inputs; the loader batches.
  */
+import { BadInputError } from '../errors';
 
 export const SPLIT_NAMES = ['train', 'val', 'test', 'trainval'] as const;
 export type SplitName = (typeof SPLIT_NAMES)[number];
@@ -58,9 +59,9 @@ export interface DatasetSplit {
   prepare?(): Promise<void>;
 }
 
-export class DatasetError extends Error {
+export class DatasetError extends BadInputError {
   constructor(message: string) {
-    super(message);
+    super(message, 'E_DATASET');
     this.name = 'DatasetError';
   }
 }

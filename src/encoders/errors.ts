@@ -1,4 +1,4 @@
-import { EXIT, UserError } from '../cli/errors';
+import { EXIT, UserError } from '../errors';
 
 /** A checkpoint that cannot serve as the encoder asked for (e.g. texts without a tokenizer). */
 export class EncoderError extends UserError {

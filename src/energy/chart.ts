@@ -11,12 +11,13 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import sharp from 'sharp';
+import { EXIT, SpikeclipError } from '../errors';
 import type { EncoderEnergy, LayerEnergy } from './model';
 import type { EnergyReport } from './report';
 
-export class ChartError extends Error {
+export class ChartError extends SpikeclipError {
   constructor(message: string) {
-    super(message);
+    super(message, { code: 'E_CHART', exitCode: EXIT.usage });
     this.name = 'ChartError';
   }
 }

@@ -15,6 +15,7 @@
  * Everything here is plain arithmetic on numbers; the measurement (running data through a
  * model with a SpikeMonitor) lives in report.ts.
  */
+import { EXIT, SpikeclipError } from '../errors';
 import type { ImageEncoderConfig, SpikeClipConfig, TextEncoderConfig } from '../models/config';
 import type { LayerOpSpec } from '../models/describe';
 import { tokenizerChannels } from '../models/image-encoder';
@@ -51,9 +52,9 @@ export interface EnergyConstants extends EnergyPerOp {
   source: string;
 }
 
-export class EnergyModelError extends Error {
+export class EnergyModelError extends SpikeclipError {
   constructor(message: string) {
-    super(message);
+    super(message, { code: 'E_ENERGY_MODEL', exitCode: EXIT.usage });
     this.name = 'EnergyModelError';
   }
 }

@@ -21,12 +21,13 @@
  * real-valued. An encoder none of whose layers got a rate is left out of the report; one with
  * some but not all is an error naming the missing layers.
  */
+import { BadInputError } from '../errors';
 import type { LayerOpSpec } from '../models/describe';
 import type { EncoderName } from './model';
 
-export class RatesError extends Error {
+export class RatesError extends BadInputError {
   constructor(message: string) {
-    super(message);
+    super(message, 'E_RATES');
     this.name = 'RatesError';
   }
 }

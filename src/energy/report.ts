@@ -9,8 +9,9 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { BadInputError } from '../errors';
 import * as tf from '../tf';
-import { codeVersion, gitCommit } from '../cli/provenance';
+import { codeVersion, gitCommit } from '../io/provenance';
 import { CHECKPOINT_FILES, checkpointHash, readCheckpointConfig } from '../io/checkpoint';
 import { getPreset, validateConfig, type SpikeClipConfig } from '../models/config';
 import { describeArchitecture, type LayerOpSpec } from '../models/describe';
@@ -39,9 +40,9 @@ export * from './inputs';
 export const ENERGY_REPORT_FORMAT = 'spikeclip-energy-report';
 export const ENERGY_REPORT_VERSION = 1;
 
-export class EnergyReportError extends Error {
+export class EnergyReportError extends BadInputError {
   constructor(message: string) {
-    super(message);
+    super(message, 'E_ENERGY_REPORT');
     this.name = 'EnergyReportError';
   }
 }

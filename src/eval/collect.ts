@@ -7,7 +7,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { EXIT, UserError } from '../cli/errors';
+import { EXIT, UserError } from '../errors';
 
 export const COLLECT_FORMATS = ['csv', 'markdown'] as const;
 export type CollectFormat = (typeof COLLECT_FORMATS)[number];

@@ -22,7 +22,7 @@
  */
 import { createHash } from 'crypto';
 import * as fs from 'fs';
-import { EXIT, UserError } from '../cli/errors';
+import { EXIT, UserError } from '../errors';
 import { TEMPLATES_BY_DATASET } from '../text/templates';
 import { readSettingsTextSync } from '../io/bounded-read';
 

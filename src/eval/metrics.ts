@@ -11,6 +11,7 @@
  * - confusion matrix: rows are the K true classes, columns the C candidates (C > K when
  *   distractors were added), entry [i][j] = images of class i predicted as candidate j.
  */
+import { BadInputError } from '../errors';
 
 export interface RankedPredictions {
   /** True class of each image, in [0, K). */
@@ -49,9 +50,9 @@ export interface ClassificationMetrics {
   confusion: number[][];
 }
 
-export class MetricsError extends Error {
+export class MetricsError extends BadInputError {
   constructor(message: string) {
-    super(message);
+    super(message, 'E_METRICS');
     this.name = 'MetricsError';
   }
 }

@@ -7,7 +7,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import sharp from 'sharp';
-import { UserError } from '../cli/errors';
+import { UserError } from '../errors';
 import { writeFileAtomic } from '../io/atomic';
 import type { EvalResultJson } from './results';
 

@@ -14,7 +14,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '../tf';
-import { EXIT, UserError } from '../cli/errors';
+import { EXIT, UserError } from '../errors';
 import { defaultCacheDir } from '../data/cache';
 import { DataLoader } from '../data/loader';
 import { openDataset } from '../data/registry';

@@ -13,6 +13,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { createHash } from 'crypto';
+import { BadInputError } from '../errors';
 import { writeDirAtomic } from './atomic';
 import { oneLine } from './one-line';
 import { readFileBounded, readSettingsText, requireRegularFile, MAX_SETTINGS_FILE_BYTES } from './bounded-read';
@@ -102,12 +103,12 @@ export interface LoadedCheckpoint {
 }
 
 /** A problem with a checkpoint directory or with what is being saved into one. */
-export class CheckpointError extends Error {
+export class CheckpointError extends BadInputError {
   /** The checkpoint directory or file concerned. */
   readonly path: string;
 
   constructor(filePath: string, message: string) {
-    super(oneLine(message));
+    super(oneLine(message), 'E_CHECKPOINT');
     this.name = 'CheckpointError';
     this.path = filePath;
   }

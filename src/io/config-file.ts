@@ -5,12 +5,13 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { parseDocument } from 'yaml';
+import { BadInputError } from '../errors';
 import { readSettingsTextSync } from './bounded-read';
 
 export type ConfigFileFormat = 'json' | 'yaml';
 
 /** A config file that is missing, unreadable, malformed or not an object at the top level. */
-export class ConfigFileError extends Error {
+export class ConfigFileError extends BadInputError {
   readonly path: string;
   /** 1-based line of a parse error, when the parser reports one. */
   readonly line?: number;
@@ -18,7 +19,7 @@ export class ConfigFileError extends Error {
   readonly column?: number;
 
   constructor(filePath: string, message: string, pos?: { line: number; column: number }) {
-    super(message);
+    super(message, 'E_CONFIG_FILE');
     this.name = 'ConfigFileError';
     this.path = filePath;
     if (pos !== undefined) {

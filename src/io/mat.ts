@@ -21,14 +21,15 @@
  */
 import * as fs from 'fs';
 import * as zlib from 'zlib';
+import { BadInputError } from '../errors';
 import { readFileBoundedSync } from './bounded-read';
 
 /** Dataset label files (Flowers-102's are 50 KB); a MAT-file is read whole, so it is capped. */
 const MAX_MAT_FILE_BYTES = 256 * 2 ** 20;
 
-export class MatError extends Error {
+export class MatError extends BadInputError {
   constructor(message: string) {
-    super(message);
+    super(message, 'E_MAT');
     this.name = 'MatError';
   }
 }

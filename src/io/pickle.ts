@@ -22,15 +22,16 @@
  * Nothing larger than the input is allocated from a size field: every length is checked against
  * the bytes that remain.
  */
+import { BadInputError } from '../errors';
 import { oneLine } from './one-line';
 
 /** Any problem with a pickle: malformed data, an unsupported opcode, a refused global. */
-export class PickleError extends Error {
+export class PickleError extends BadInputError {
   readonly source: string;
   readonly reason: string;
 
   constructor(source: string, reason: string) {
-    super(oneLine(`${source}: ${reason}`));
+    super(oneLine(`${source}: ${reason}`), 'E_PICKLE');
     this.name = 'PickleError';
     this.source = source;
     this.reason = reason;

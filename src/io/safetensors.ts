@@ -12,6 +12,7 @@
  * allocated beyond the size of the input.
  */
 import * as fs from 'fs';
+import { BadInputError } from '../errors';
 import { notRegularFileMessage } from './bounded-read';
 import { writeFileAtomic } from './atomic';
 
@@ -117,14 +118,14 @@ export interface SafetensorsReadOptions {
 export const SAFETENSORS_MAX_HEADER_BYTES = 100_000_000;
 
 /** Any malformed safetensors input or invalid write request. */
-export class SafetensorsError extends Error {
+export class SafetensorsError extends BadInputError {
   /** The file name (or a description of the in-memory source). */
   readonly source: string;
   /** The problem, without the file name. */
   readonly reason: string;
 
   constructor(source: string, reason: string) {
-    super(`${source}: invalid safetensors file: ${reason}`);
+    super(`${source}: invalid safetensors file: ${reason}`, 'E_SAFETENSORS');
     this.name = 'SafetensorsError';
     this.source = source;
     this.reason = reason;

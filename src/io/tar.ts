@@ -29,13 +29,14 @@ import * as os from 'os';
 import * as path from 'path';
 import { pipeline } from 'stream/promises';
 import * as zlib from 'zlib';
+import { BadInputError } from '../errors';
 import { trackTemp, untrackTemp } from './atomic';
 import { requireRegularFileSync } from './bounded-read';
 import { oneLine } from './one-line';
 
-export class TarError extends Error {
+export class TarError extends BadInputError {
   constructor(message: string) {
-    super(oneLine(message));
+    super(oneLine(message), 'E_TAR');
     this.name = 'TarError';
   }
 }

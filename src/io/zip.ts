@@ -10,16 +10,17 @@
  */
 import * as fs from 'fs';
 import * as zlib from 'zlib';
+import { BadInputError } from '../errors';
 import { requireRegularFileSync } from './bounded-read';
 import { oneLine } from './one-line';
 
-export class ZipError extends Error {
+export class ZipError extends BadInputError {
   /** The file (or a description of the in-memory source). */
   readonly source: string;
   readonly reason: string;
 
   constructor(source: string, reason: string) {
-    super(oneLine(`${source}: invalid zip archive: ${reason}`));
+    super(oneLine(`${source}: invalid zip archive: ${reason}`), 'E_ZIP');
     this.name = 'ZipError';
     this.source = source;
     this.reason = reason;

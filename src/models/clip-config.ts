@@ -9,12 +9,13 @@
  * by the head count, ...). Generation and training-only fields (dropout, initializer ranges,
  * token ids other than eos) are accepted and ignored; they do not change inference.
  */
+import { BadInputError } from '../errors';
 
 /** Raised for a config.json this teacher cannot run; a user error (exit status 4). */
-export class ClipConfigError extends Error {
+export class ClipConfigError extends BadInputError {
   constructor(message: string) {
-    super(message);
-    this.name = 'ModelConfigError';
+    super(message, 'E_CLIP_CONFIG');
+    this.name = 'ClipConfigError';
   }
 }
 

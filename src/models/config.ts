@@ -7,6 +7,7 @@
  * embedding, a 77 x 512 position embedding of which the first 20 rows are used, 10240 -> 2048
  * -> 512, T 4.
  */
+import { BadInputError } from '../errors';
 import { NeuronConfigError } from '../snn/surrogate';
 import { validateNeuronConfig } from '../snn/neuron';
 import { DEFAULT_NEURON, type NeuronConfig } from '../snn/neuron-config';
@@ -54,9 +55,9 @@ export interface SpikeClipConfig {
   text: TextEncoderConfig;
 }
 
-export class ConfigError extends Error {
+export class ConfigError extends BadInputError {
   constructor(message: string) {
-    super(message);
+    super(message, 'E_CONFIG');
     this.name = 'ConfigError';
   }
 }

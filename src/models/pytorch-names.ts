@@ -18,6 +18,7 @@
  * (present in older transformers versions) and a DataParallel `module.` prefix are ignored on
  * import too.
  */
+import { BadInputError } from '../errors';
 import type { TensorData } from '../snn/module';
 
 export type ModelPart = 'image' | 'text' | 'ann';
@@ -33,9 +34,9 @@ export interface LooseTensorData {
   data: ArrayLike<number> | BigInt64Array | BigUint64Array;
 }
 
-export class PytorchNameError extends Error {
+export class PytorchNameError extends BadInputError {
   constructor(message: string) {
-    super(message);
+    super(message, 'E_PYTORCH_NAME');
     this.name = 'PytorchNameError';
   }
 }

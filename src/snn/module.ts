@@ -3,6 +3,7 @@
  * (the PyTorch nn.Module idea, kept small). Names are dotted paths (`block.0.attn.q_conv.weight`),
  * which are also the tensor names in checkpoints.
  */
+import { BadInputError } from '../errors';
 import * as tf from '../tf';
 import type { SpikeMonitor } from './monitor';
 
@@ -23,9 +24,9 @@ export interface TensorData {
   data: Float32Array;
 }
 
-export class ModuleError extends Error {
+export class ModuleError extends BadInputError {
   constructor(message: string) {
-    super(message);
+    super(message, 'E_MODULE');
     this.name = 'ModuleError';
   }
 }

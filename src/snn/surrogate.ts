@@ -8,13 +8,14 @@
  * class it matches, including that class's default alpha (used when a config names a
  * surrogate without an alpha).
  */
+import { BadInputError } from '../errors';
 import * as tf from '../tf';
 import { SURROGATE_NAMES, type SurrogateConfig, type SurrogateName, DEFAULT_SURROGATE } from './neuron-config';
 
 /** Raised for an invalid neuron or surrogate configuration; the message names the offending value. */
-export class NeuronConfigError extends Error {
+export class NeuronConfigError extends BadInputError {
   constructor(message: string) {
-    super(message);
+    super(message, 'E_NEURON_CONFIG');
     this.name = 'NeuronConfigError';
   }
 }

@@ -13,7 +13,7 @@ import { validateConfig, type SpikeClipConfig } from '../models/config';
 import { SpikeClip } from '../models/spikeclip';
 import { describeWeightMismatch } from '../models/check-weights';
 import type { TensorData } from '../snn/module';
-import type { Provenance } from '../cli/provenance';
+import type { Provenance } from '../io/provenance';
 
 export interface StudentTrainingState {
   tensors: Map<string, TensorData>;

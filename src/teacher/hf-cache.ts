@@ -14,7 +14,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { EXIT, UserError } from '../cli/errors';
+import { EXIT, UserError } from '../errors';
 
 export interface HfModelRef {
   /** `openai/clip-vit-base-patch16` */

@@ -30,7 +30,7 @@ export interface SaveTeacherOptions {
   preprocessorConfig?: Record<string, unknown>;
   /** Hugging Face config.json as an object (default: `toHfClipConfig(teacher.config)`); must describe the teacher. */
   hfConfig?: Record<string, unknown>;
-  /** Which code, command line, seed, data made it (src/cli/provenance.ts). */
+  /** Which code, command line, seed, data made it (src/io/provenance.ts). */
   provenance: object;
   /** config.json `source` (default `{"trained_by": "spikeclip"}`; converted teachers name the Hugging Face folder here). */
   source?: Record<string, unknown>;

@@ -19,12 +19,13 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as zlib from 'zlib';
+import { BadInputError } from '../errors';
 import { htmlUnescape } from './html-unescape';
 import { MAX_SETTINGS_FILE_BYTES, readFileBoundedSync, readSettingsTextSync } from '../io/bounded-read';
 
-export class TokenizerError extends Error {
+export class TokenizerError extends BadInputError {
   constructor(message: string) {
-    super(message);
+    super(message, 'E_TOKENIZER');
     this.name = 'TokenizerError';
   }
 }

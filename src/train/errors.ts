@@ -1,4 +1,4 @@
-import { EXIT, UserError } from '../cli/errors';
+import { EXIT, UserError } from '../errors';
 
 /** A training command's user-facing error: bad flags, run folders, checkpoints, data (exit 2 or 4). */
 export class TrainError extends UserError {

@@ -7,6 +7,7 @@
  *   p -= lr / (1 - b1^t) * m / (sqrt(vmax or v) / sqrt(1 - b2^t) + eps)
  * State is explicit and serialisable (`stateTensors` / `loadStateTensors`) for resume.
  */
+import { BadInputError } from '../errors';
 import * as tf from '../tf';
 import type { TensorData } from '../snn/module';
 
@@ -34,9 +35,9 @@ interface Slot {
   vmax?: tf.Variable;
 }
 
-export class OptimizerError extends Error {
+export class OptimizerError extends BadInputError {
   constructor(message: string) {
-    super(message);
+    super(message, 'E_OPTIMIZER');
     this.name = 'OptimizerError';
   }
 }

@@ -6,6 +6,7 @@
  * micro-batches (`--grad-accum N`): `computeGradients` per micro-batch, `GradientAccumulator`
  * to sum them, one `Adam.applyGradients` with the mean.
  */
+import { BadInputError } from '../errors';
 import * as tf from '../tf';
 import type { Module } from '../snn/module';
 import type { Adam } from './optimizer';
@@ -13,9 +14,9 @@ import type { Adam } from './optimizer';
 /** Named trainable variables (what `Module.namedParameters()` returns), possibly a subset of a model. */
 export type ParamList = [string, tf.Variable][];
 
-export class NonFiniteLossError extends Error {
+export class NonFiniteLossError extends BadInputError {
   constructor(readonly value: number, readonly step: number) {
-    super(`the loss became ${value} at step ${step}; nothing was updated (lower the learning rate, or check the data for NaN/Inf)`);
+    super(`the loss became ${value} at step ${step}; nothing was updated (lower the learning rate, or check the data for NaN/Inf)`, 'E_NON_FINITE_LOSS');
     this.name = 'NonFiniteLossError';
   }
 }

@@ -1,4 +1,4 @@
-import { ConfigError, kebab, mergeConfig, FlagSpec } from '../../src/cli/config';
+import { ConfigKeyError, kebab, mergeConfig, FlagSpec } from '../../src/cli/config';
 import { toErrorReport } from '../../src/cli/errors';
 
 const intParse = async (s: string): Promise<number> => {
@@ -36,7 +36,7 @@ describe('config files', () => {
   });
 
   it('refuses unknown keys and lists the accepted ones', async () => {
-    await expect(mergeConfig('c.json', { sead: 1 }, {}, specs, new Set())).rejects.toThrow(ConfigError);
+    await expect(mergeConfig('c.json', { sead: 1 }, {}, specs, new Set())).rejects.toThrow(ConfigKeyError);
     // a usage error like an unknown flag: exit status 2, as docs/cli.md says
     const err = await mergeConfig('c.json', { sead: 1 }, {}, specs, new Set()).catch((e: unknown) => e);
     expect(toErrorReport(err).status).toBe(2);
