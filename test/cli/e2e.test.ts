@@ -123,6 +123,14 @@ describe('errors', () => {
     expect(r.stdout).toContain('one of: auto, node, wasm, cpu');
   });
 
+  it('a bad value of one of our own flag types is a usage error, one line naming the flag', () => {
+    const r = cli(['pretrain', '--out', 'x', '--lr', 'fast']);
+    expect(r.status).toBe(2);
+    // (from a git checkout oclif may add its own "did not parse its arguments" warning line)
+    expect(r.stderr.trim().split('\n')[0]).toBe('Error: --lr: expected a number but received: fast (fix: see --help for the flags this command accepts)');
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
   it('--debug adds the stack trace', () => {
     const r = cli(['demo', '--debug']);
     expect(r.status).toBe(3);
