@@ -108,7 +108,7 @@ it('600 byte-mutated config.json files through readCheckpointConfig: read or a C
   expect(stats.rejected).toBeGreaterThan(100);
 });
 
-it('2,000 mutated teacher hf_config objects: valid and cheap to list, or a ModelConfigError', async () => {
+it('2,000 mutated teacher hf_config objects: valid and cheap to list, or a ClipConfigError', async () => {
   const base: Json = {
     model_type: 'clip',
     projection_dim: 512,
@@ -123,7 +123,7 @@ it('2,000 mutated teacher hf_config objects: valid and cheap to list, or a Model
       const c = parseHfClipConfig(m, 'ck/config.json hf_config');
       expect(clipTensorShapes(c).size).toBeLessThan(5000);
     } catch (e) {
-      expect((e as Error).name).toBe('ModelConfigError');
+      expect((e as Error).name).toBe('ClipConfigError');
       expect((e as Error).message).toMatch(/^ck\/config\.json hf_config: /);
     }
     expect(Date.now() - t0).toBeLessThan(300);

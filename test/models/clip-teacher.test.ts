@@ -147,7 +147,7 @@ describe('bad configs and weights: errors naming the field, file or tensor', () 
       err = e;
     }
     expect(err).toBeInstanceOf(ClipConfigError);
-    expect((err as Error).name).toBe('ModelConfigError');
+    expect((err as Error).name).toBe('ClipConfigError');
     expect((err as Error).message).toMatch(re);
   });
 
