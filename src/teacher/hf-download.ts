@@ -24,7 +24,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { EXIT, UserError } from '../cli/errors';
+import { EXIT, UserError } from '../errors';
 import { siblingTempPath, writeFileAtomic } from '../io/atomic';
 import { type DownloadChecksum, type DownloadProgress, downloadFile, headRequest } from '../io/download';
 import { hfRepoDir, type HfModelRef } from './hf-cache';
