@@ -1,11 +1,11 @@
 import { Args, Flags } from '@oclif/core';
 import * as path from 'path';
-import { SpikeclipCommand } from '../cli/base-command';
+import { SpikeclipBaseCommand } from '../cli/base-command';
 import { UserError } from '../cli/errors';
 import { inspectArchitecture, inspectCheckpoint, InspectReport, renderInspectReport } from '../inspect/inspect';
 import { PRESET_NAMES } from '../models/config';
 
-export default class Inspect extends SpikeclipCommand<typeof Inspect> {
+export default class Inspect extends SpikeclipBaseCommand<typeof Inspect> {
   static override summary = 'Show a checkpoint\'s config, parameter counts per part, tensors and provenance.';
   static override description = `With a checkpoint directory: its kind, config, parameter counts per part (image encoder, text
 encoder, total; BatchNorm running statistics are counted apart, as PyTorch does), every tensor with

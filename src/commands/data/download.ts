@@ -1,10 +1,10 @@
 import { Flags } from '@oclif/core';
 import * as path from 'path';
-import { SpikeclipCommand } from '../../cli/base-command';
+import { SpikeclipBaseCommand } from '../../cli/base-command';
 import { BUILT_IN_DATASETS, fetchDataset, FetchReport, progressText, readChecksumFile, renderFetchReport } from '../../data/archives';
 import { defaultDataDir } from '../../data/registry';
 
-export default class DataDownload extends SpikeclipCommand<typeof DataDownload> {
+export default class DataDownload extends SpikeclipBaseCommand<typeof DataDownload> {
   static override summary = 'Download (resumable) and verify the official archives of a dataset.';
   static override description = `Fetches the official files of the dataset into --data-dir: an interrupted transfer resumes
 where it stopped (HTTP Range) when the command runs again; each file's MD5 is checked against the

@@ -1,10 +1,10 @@
 import { Flags } from '@oclif/core';
 import * as path from 'path';
-import { SpikeclipCommand } from '../../cli/base-command';
+import { SpikeclipBaseCommand } from '../../cli/base-command';
 import { BUILT_IN_DATASETS, readChecksumFile, renderVerifyReport, verifyArchives, verifyFailure, VerifyReport } from '../../data/archives';
 import { defaultDataDir } from '../../data/registry';
 
-export default class DataVerify extends SpikeclipCommand<typeof DataVerify> {
+export default class DataVerify extends SpikeclipBaseCommand<typeof DataVerify> {
   static override summary = 'Check the official archives of a dataset against their published MD5 checksums.';
   static override description = `Computes the MD5 of every official file of the dataset found in --data-dir (also in its
 flowers-102/ and oxford-iiit-pet/ sub-folders) and compares it with the published checksum.
