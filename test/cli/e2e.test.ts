@@ -69,7 +69,7 @@ describe('--json envelope', () => {
   const REQUIRED: Record<string, string[]> = {
     pretrain: ['--out', 'x'],
     finetune: ['--out', 'x'],
-    embed: ['--model', 'x'],
+    embed: ['--checkpoint', 'x'],
     'convert teacher': ['--from', 'x', '--out', 'y'],
     'convert import': ['--from', 'x', '--out', 'y'],
     'convert export': ['--checkpoint', 'x', '--format', 'tfjs', '--out', 'y'],

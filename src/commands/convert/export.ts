@@ -10,12 +10,8 @@ const ROLE_NAMES: Record<string, string> = { weights: 'weights', 'model.json': '
 
 export default class ConvertExport extends SpikeclipBaseCommand<typeof ConvertExport> {
   static override summary = 'Export a checkpoint as reference-named PyTorch safetensors or as a TF.js model folder.';
-  static override description = [
-    'safetensors: image_encoder.safetensors and text_encoder.safetensors with the reference SpikeCLIP (Lvchangze/SpikeCLIP)',
-    'names and PyTorch layouts, so Vision_Encoder / Language_Encoder .load_state_dict(safetensors.torch.load_file(...)) takes',
-    'them as they are. tfjs: model.json (TF.js weights manifest, modelTopology = the architecture) and 4 MiB weight shards,',
-    'loadable with tf.io.loadWeights in a browser. Both write export.json describing the files. See docs/convert-import-export.md.',
-  ].join('\n');
+  static override description =
+    'safetensors: image_encoder.safetensors and text_encoder.safetensors with the reference SpikeCLIP (Lvchangze/SpikeCLIP) names and PyTorch layouts, so Vision_Encoder / Language_Encoder .load_state_dict(safetensors.torch.load_file(...)) takes them as they are. tfjs: model.json (TF.js weights manifest, modelTopology = the architecture) and 4 MiB weight shards, loadable with tf.io.loadWeights in a browser. Both write export.json describing the files. See docs/convert-import-export.md.';
 
   static override examples = [
     '<%= config.bin %> convert export --checkpoint ckpt/student --format safetensors --out export/pt',

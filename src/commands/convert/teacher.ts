@@ -9,11 +9,8 @@ import { downloadFlag, resolveHfFolderArg } from '../../cli/model-source';
 
 export default class ConvertTeacher extends SpikeclipBaseCommand<typeof ConvertTeacher> {
   static override summary = 'Convert a Hugging Face CLIP folder into a spikeclip teacher checkpoint.';
-  static override description = [
-    'Reads config.json, model.safetensors (preferred) or pytorch_model.bin (read safely: nothing in the file can run code),',
-    'vocab.json, merges.txt and preprocessor_config.json; checks every tensor against config.json; writes the checkpoint',
-    'atomically (nothing is written when anything is wrong). Tensor names stay the Hugging Face ones; see docs/convert.md.',
-  ].join('\n');
+  static override description =
+    'Reads config.json, model.safetensors (preferred) or pytorch_model.bin (read safely: nothing in the file can run code), vocab.json, merges.txt and preprocessor_config.json; checks every tensor against config.json; writes the checkpoint atomically (nothing is written when anything is wrong). Tensor names stay the Hugging Face ones; see docs/convert.md.';
 
   static override examples = [
     '<%= config.bin %> convert teacher --from ~/models/clip-vit-base-patch16 --out ckpt/clip-b16',

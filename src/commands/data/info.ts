@@ -4,12 +4,10 @@ import { dataInfo, DataInfoReport, renderDataInfo } from '../../data/info';
 
 export default class DataInfo extends SpikeclipBaseCommand<typeof DataInfo> {
   static override summary = 'Split sizes, class counts, class names and the files found for a dataset.';
-  static override description = `Opens every split of the dataset and reports its size, the number of images per class, the
-class names, where each split comes from (official, or carved from train with --val-fraction and
---seed) and which of the expected archives or folders were found in --data-dir.
-
-The built-in synthetic set "shapes" needs no files (--seed chooses the images); its report also
-names the colour-shape combinations held out of train and val for zero-shot tests.`;
+  static override description = [
+    'Opens every split of the dataset and reports its size, the number of images per class, the class names, where each split comes from (official, or carved from train with --val-fraction and --seed) and which of the expected archives or folders were found in --data-dir.',
+    'The built-in synthetic set "shapes" needs no files (--seed chooses the images); its report also names the colour-shape combinations held out of train and val for zero-shot tests.',
+  ].join('\n\n');
 
   static override examples = [
     '<%= config.bin %> data info --dataset shapes',
