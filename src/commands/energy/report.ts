@@ -160,6 +160,8 @@ function oldEnergyPresetWarning(value: string): string {
  */
 export function renameOldEnergyPreset(argv: readonly string[]): { argv: string[]; values: string[] } {
   const isEnergy = (v: string | undefined): v is string => v !== undefined && (ENERGY_PRESET_NAMES as readonly string[]).includes(v);
+  // with --energy-preset too, leave it to the check that names both
+  if (argv.some((w) => w === '--energy-preset' || w.startsWith('--energy-preset='))) return { argv: [...argv], values: [] };
   const out: string[] = [];
   const values: string[] = [];
   for (let i = 0; i < argv.length; i++) {
