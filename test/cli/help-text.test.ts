@@ -53,7 +53,7 @@ beforeAll(() => {
 /** The words of an example command line (quotes kept together), after `spikeclip <topic> <command>`. */
 function exampleWords(example: string, id: string): string[] {
   const line = example.replace('<%= config.bin %>', 'spikeclip');
-  const words = line.match(/"[^"]*"|'[^']*'|\S+/g) ?? [];
+  const words: string[] = line.match(/"[^"]*"|'[^']*'|\S+/g) ?? [];
   const start = words.indexOf('spikeclip');
   const cmd = id.split(':');
   expect([example, words.slice(start + 1, start + 1 + cmd.length)]).toEqual([example, cmd]);
@@ -143,6 +143,7 @@ describe('spikeclip --help', () => {
     for (const c of commands.filter((x) => !x.id.includes(':'))) {
       expect(text).toMatch(new RegExp(`^\\s+${c.id}\\s+${(c.summary as string).slice(0, 30).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`, 'm'));
     }
-    for (const topic of ['convert', 'data', 'energy']) expect(text).toMatch(new RegExp(`^\\s+${topic}\\s+\\S`, 'm'));
+    // topics read like commands: a sentence each
+    for (const topic of ['convert', 'data', 'energy']) expect(text).toMatch(new RegExp(`^\\s+${topic}\\s+[A-Z][^\\n]*\\.$`, 'm'));
   });
 });

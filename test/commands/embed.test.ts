@@ -123,6 +123,13 @@ describe('spikeclip embed with a teacher checkpoint', () => {
     expectClose(res.image_embeds[0], normalised(referenceImageFeatures(fx.weights, fx.config, pixels)));
     const ids = ClipTokenizer.fromHuggingFace(fx.vocab.vocabJson, fx.vocab.mergesTxt).encode('a blue circle', 16);
     expectClose(res.text_embeds[0], normalised(referenceTextFeatures(fx.weights, fx.config, ids)));
+    // --model, the deprecated old name of --checkpoint: the same result, one warning line on stderr
+    const old = cli(['embed', '--model', ckpt, '--image', imgs[1], '--text', 'a blue circle', '--json']);
+    expect(old.status).toBe(0);
+    const oldDoc = JSON.parse(old.stdout) as EmbedJson & { warnings: string[] };
+    expect(oldDoc.result.text_embeds).toEqual(res.text_embeds);
+    expect(old.stderr).toBe('Warning: --model is deprecated and will be removed in the next release: use --checkpoint\n');
+    expect(oldDoc.warnings).toEqual(['--model is deprecated and will be removed in the next release: use --checkpoint']);
   });
 
   it('human output: a cosine-similarity table (texts x texts when there are no images)', async () => {
