@@ -3,6 +3,7 @@
  * camelCase). Flags given on the command line override the file; unknown keys and wrong types are
  * errors that name the key and the file.
  */
+import { deprecationMessage, flagOfAlias } from './deprecated-flags';
 import { EXIT, UserError } from '../errors';
 
 /** What we need to know about one oclif flag definition. */
@@ -12,6 +13,10 @@ export interface FlagSpec {
   options?: readonly string[];
   /** oclif's parse function for option flags (validates integers, ranges, ...). */
   parse?: (input: string, ctx: unknown, opts: unknown) => Promise<unknown>;
+  /** Other names of the flag (a key may use them too). */
+  aliases?: readonly string[];
+  /** The aliases are deprecated names: using one warns. */
+  deprecateAliases?: boolean;
 }
 
 /** Flags that make no sense in a config file. */
@@ -30,7 +35,8 @@ export class ConfigKeyError extends UserError {
 }
 
 /**
- * Merges file values into parsed flags. `explicit` holds the flag names the user typed.
+ * Merges file values into parsed flags. `explicit` holds the flag names the user typed. A key may
+ * be a flag's alias; a deprecated one is reported through `warn`.
  * Returns a new object; the inputs are untouched.
  */
 export async function mergeConfig(
@@ -39,11 +45,17 @@ export async function mergeConfig(
   flags: Record<string, unknown>,
   specs: Record<string, FlagSpec>,
   explicit: ReadonlySet<string>,
+  warn: (message: string) => void = () => undefined,
 ): Promise<Record<string, unknown>> {
   const out: Record<string, unknown> = { ...flags };
   const allowed = Object.keys(specs).filter((k) => !META_FLAGS.has(k)).sort();
   for (const [rawKey, value] of Object.entries(values)) {
-    const key = kebab(rawKey);
+    let key = kebab(rawKey);
+    const alias = specs[key] ? undefined : flagOfAlias(key, specs);
+    if (alias) {
+      if (alias.deprecated) warn(`${file}: ${deprecationMessage(key, alias.name)}`);
+      key = alias.name;
+    }
     const spec = specs[key];
     if (!spec || META_FLAGS.has(key)) {
       throw new ConfigKeyError(`${file}: unknown key "${rawKey}"; this command accepts: ${allowed.join(', ')}`);

@@ -1,6 +1,6 @@
 /**
  * The one place where a command turns a model argument that may be a Hugging Face model id into a
- * folder: `--teacher` of pretrain and finetune, `--checkpoint` of eval, `--model` of embed (a
+ * folder: `--teacher` of pretrain and finetune, `--checkpoint` of eval and embed (a
  * teacher checkpoint, or an id) and `convert teacher --from` (a Hugging Face folder, or an id).
  *
  * A path that exists wins; a string that is not spelled like `org/name[@revision]` is passed on

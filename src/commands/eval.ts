@@ -9,16 +9,10 @@ import { executeEval, prepareEval } from '../eval/run';
 
 export default class Eval extends SpikeclipCommand<typeof Eval> {
   static override summary = 'Zero-shot / fine-tuned classification accuracy of a student or teacher checkpoint.';
-  static override description = `Builds the class matrix W from the checkpoint's text encoder over templates x class names (mean of
-the L2-normalised prompt embeddings per class; cached on disk), ranks the candidates of every image
-by cosine similarity and reports top-1, top-5 (5 or more candidates), mean per-class recall,
-per-class accuracy, the confusion matrix and, for students, the image encoder's firing rate per
-layer, as CLIP_benchmark-compatible JSON.
-
-Student checkpoints see the 32x32 student view; teacher checkpoints (convert teacher) see CLIP's
-224 view, so one command gives both rows of a comparison. --classnames and --templates take a
-JSON list, a JSON dictionary or a text file with one entry per line: replaced class names (same
-count, or {"horse": "zebra"}), or with --expand extra distractor names. See docs/eval.md.`;
+  static override description = [
+    'Builds the class matrix W from the checkpoint\'s text encoder over templates x class names (mean of the L2-normalised prompt embeddings per class; cached on disk), ranks the candidates of every image by cosine similarity and reports top-1, top-5 (5 or more candidates), mean per-class recall, per-class accuracy, the confusion matrix and, for students, the image encoder\'s firing rate per layer, as CLIP_benchmark-compatible JSON.',
+    'Student checkpoints see the 32x32 student view; teacher checkpoints (convert teacher) see CLIP\'s 224 view, so one command gives both rows of a comparison. --classnames and --templates take a JSON list, a JSON dictionary or a text file with one entry per line: replaced class names (same count, or {"horse": "zebra"}), or with --expand extra distractor names. See docs/eval.md.',
+  ].join('\n\n');
 
   static override examples = [
     '<%= config.bin %> eval --checkpoint runs/ft-c10/checkpoints/best --dataset cifar10 --data-dir ~/data',

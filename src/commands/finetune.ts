@@ -11,15 +11,10 @@ import type { FinetuneLoss } from '../train/tasks/dual-loss';
 
 export default class Finetune extends SpikeclipCommand<typeof Finetune> {
   static override summary = 'Dual-loss fine-tuning of the spiking image encoder on a labelled dataset.';
-  static override description = `Fine-tunes the image encoder with L = CE(z, y) + KL(p || softmax(z)): z are the student's cosine
-logits against the class matrix W that the frozen spiking text encoder builds from the dataset's
-class names and templates (exactly as eval builds it), p is the teacher's distribution over the
-same classes (its image features computed once and cached). --loss ce is the ablation (and the only
-choice without a teacher); --boundary-angle A is the gate mode. Without --checkpoint, a fresh
---preset student is the from-scratch baseline (its random text encoder a fixed class head).
-Checkpoints are selected by top-1 on a validation split (carved from train where the dataset has
-none), never on test unless --select-on test reproduces the reference. Writes the same run folder
-as pretrain; Ctrl-C saves and exits 130; --resume latest continues bit for bit.`;
+  static override description = [
+    'Fine-tunes the image encoder with L = CE(z, y) + KL(p || softmax(z)): z are the student\'s cosine logits against the class matrix W that the frozen spiking text encoder builds from the dataset\'s class names and templates (exactly as eval builds it), p is the teacher\'s distribution over the same classes (its image features computed once and cached). --loss ce is the ablation (and the only choice without a teacher); --boundary-angle A is the gate mode. Without --checkpoint, a fresh --preset student is the from-scratch baseline (its random text encoder a fixed class head).',
+    'Checkpoints are selected by top-1 on a validation split (carved from train where the dataset has none), never on test unless --select-on test reproduces the reference. Writes the same run folder as pretrain; Ctrl-C saves and exits 130; --resume latest continues bit for bit.',
+  ].join('\n\n');
 
   static override examples = [
     '<%= config.bin %> finetune --checkpoint runs/image/checkpoints/best --teacher ckpt/clip-b16 --dataset cifar10 --data-dir ~/data --out runs/ft-c10',
@@ -31,7 +26,7 @@ as pretrain; Ctrl-C saves and exits 130; --resume latest continues bit for bit.`
   ];
 
   static override flags = {
-    checkpoint: Flags.string({ description: 'Student checkpoint to fine-tune (both encoders; the text encoder stays frozen).', aliases: ['student'] }),
+    checkpoint: Flags.string({ description: 'Student checkpoint to fine-tune (both encoders; the text encoder stays frozen).', aliases: ['student'], deprecateAliases: true }),
     teacher: Flags.string({ description: 'Teacher checkpoint, or a Hugging Face CLIP model id such as openai/clip-vit-base-patch16[@revision] from the local Hugging Face cache: its class distribution is the KL target (needed by --loss dual and kl).' }),
     ...downloadFlag,
     preset: Flags.string({ description: 'Without --checkpoint: the fresh student\'s architecture (spikeclip-b, spikeclip-tiny), sized to --teacher.' }),

@@ -1,39 +1,37 @@
 import { Args, Flags } from '@oclif/core';
 import * as path from 'path';
-import { SpikeclipCommand } from '../cli/base-command';
+import { SpikeclipBaseCommand } from '../cli/base-command';
 import { UserError } from '../cli/errors';
 import { inspectArchitecture, inspectCheckpoint, InspectReport, renderInspectReport } from '../inspect/inspect';
 import { PRESET_NAMES } from '../models/config';
 
-export default class Inspect extends SpikeclipCommand<typeof Inspect> {
+export default class Inspect extends SpikeclipBaseCommand<typeof Inspect> {
   static override summary = 'Show a checkpoint\'s config, parameter counts per part, tensors and provenance.';
-  static override description = `With a checkpoint directory: its kind, config, parameter counts per part (image encoder, text
-encoder, total; BatchNorm running statistics are counted apart, as PyTorch does), every tensor with
-its shape and dtype, whether the tensors match the architecture in its config, the weights' SHA-256,
-training state and tokenizer files, and provenance (teacher, data, command line, code version, seed).
-Reads only the safetensors header, so inspecting a large teacher is instant.
-
-Without a checkpoint: the architecture of --preset (default spikeclip-b, the reference SpikeCLIP
-of METHOD.md) with its parameter counts, tensors and per-layer FLOPs, without allocating weights.`;
+  static override description = [
+    'With a checkpoint (the argument, or --checkpoint): its kind, config, parameter counts per part (image encoder, text encoder, total; BatchNorm running statistics are counted apart, as PyTorch does), every tensor with its shape and dtype, whether the tensors match the architecture in its config, the weights\' SHA-256, training state and tokenizer files, and provenance (teacher, data, command line, code version, seed). Reads only the safetensors header, so inspecting a large teacher is instant.',
+    'Without a checkpoint: the architecture of --preset (default spikeclip-b, the reference SpikeCLIP of METHOD.md) with its parameter counts, tensors and per-layer FLOPs, without allocating weights.',
+  ].join('\n\n');
 
   static override examples = [
     '<%= config.bin %> inspect',
     '<%= config.bin %> inspect --preset spikeclip-tiny --json',
     '<%= config.bin %> inspect runs/image/checkpoints/epoch_10',
     '<%= config.bin %> inspect ckpt/clip-b16 --summary',
+    '<%= config.bin %> inspect --checkpoint runs/image/checkpoints/best --json',
   ];
 
   static override args = {
-    checkpoint: Args.string({ description: 'Checkpoint directory (omit to describe --preset).', required: false }),
+    checkpoint: Args.string({ description: 'Checkpoint directory (or give --checkpoint; omit both to describe --preset).', required: false }),
   };
 
   static override flags = {
+    checkpoint: Flags.string({ description: 'Checkpoint directory, as the argument takes (the name every other command uses).' }),
     preset: Flags.string({ description: `Architecture to describe without a checkpoint: ${PRESET_NAMES.join(', ')}.`, default: 'spikeclip-b' }),
     summary: Flags.boolean({ description: 'Omit the tensor list from the human output (JSON always has it).' }),
   };
 
   async run(): Promise<InspectReport> {
-    const { checkpoint } = this.args;
+    const checkpoint = this.checkpoint();
     let report: InspectReport;
     if (checkpoint) {
       report = await inspectCheckpoint(path.resolve(checkpoint));
@@ -45,5 +43,15 @@ of METHOD.md) with its parameter counts, tensors and per-layer FLOPs, without al
     }
     if (!this.jsonEnabled()) this.log(renderInspectReport(report, { tensors: !this.flags.summary }));
     return report;
+  }
+
+  /** The argument or --checkpoint (both only when they agree). */
+  private checkpoint(): string | undefined {
+    const arg = this.args.checkpoint;
+    const flag = this.flags.checkpoint;
+    if (arg !== undefined && flag !== undefined && path.resolve(arg) !== path.resolve(flag)) {
+      throw new UserError(`two checkpoints: ${arg} (argument) and --checkpoint ${flag}`, { fix: 'give one of them' });
+    }
+    return arg ?? flag;
   }
 }

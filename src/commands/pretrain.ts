@@ -9,18 +9,11 @@ import { executePretrain, PRETRAIN_PARTS, preparePretrain, type PretrainPart, ty
 
 export default class Pretrain extends SpikeclipCommand<typeof Pretrain> {
   static override summary = 'Alignment pre-training: distil a spiking text or image encoder from a frozen CLIP teacher (or train contrastively).';
-  static override description = `--part text: the spiking text encoder learns to embed every "template.format(classname)"
-prompt of the --dataset names (and --prompts FILE) the way the teacher's text tower does;
---part image: the spiking image encoder, on the 32x32 view of any image source, learns the
-teacher's image features (computed once and cached); --part both: text, then image;
-L = mean(1 - cos(student, teacher)). --part clip trains both spiking encoders (or, with --target
-teacher, a small ANN CLIP) from scratch with CLIP's contrastive loss on a captioned or labelled
-source. Adam with AMSGrad, cosine-annealed learning rate stepped per epoch; reference defaults
-per part (docs/training.md).
-
-Writes a run folder (--out): params.json, out.log, results.jsonl, checkpoints/epoch_K, latest and
-best. Ctrl-C finishes the current step, saves a resumable checkpoint and exits 130; --resume
-latest continues bit for bit.`;
+  static override description = [
+    '--part text: the spiking text encoder learns to embed every "template.format(classname)" prompt of the --dataset names (and --prompts FILE) the way the teacher\'s text tower does; --part image: the spiking image encoder, on the 32x32 view of any image source, learns the teacher\'s image features (computed once and cached); --part both: text, then image; L = mean(1 - cos(student, teacher)). --part clip trains both spiking encoders (or, with --target teacher, a small ANN CLIP) from scratch with CLIP\'s contrastive loss on a captioned or labelled source.',
+    'A fresh student has the architecture of --preset; --checkpoint starts from a student checkpoint instead. Adam with AMSGrad, cosine-annealed learning rate stepped per epoch; reference defaults per part (docs/training.md).',
+    'Writes a run folder (--out): params.json, out.log, results.jsonl, checkpoints/epoch_K, latest and best. Ctrl-C finishes the current step, saves a resumable checkpoint and exits 130; --resume latest continues bit for bit.',
+  ].join('\n\n');
 
   static override examples = [
     '<%= config.bin %> pretrain --part text --teacher ckpt/clip-b16 --dataset cifar10 --dataset cifar100 --out runs/text',
@@ -36,7 +29,7 @@ latest continues bit for bit.`;
     target: Flags.string({ description: 'With --part clip: the spiking student, or a small ANN CLIP teacher (presets clip-tiny, clip-small).', options: ['student', 'teacher'], default: 'student' }),
     teacher: Flags.string({ description: 'Teacher checkpoint (from `convert teacher`, or `pretrain --part clip --target teacher`), or a Hugging Face CLIP model id such as openai/clip-vit-base-patch16[@revision] from the local Hugging Face cache (converted once into SPIKECLIP_CACHE/teachers); required by text, image and both.' }),
     ...downloadFlag,
-    init: Flags.string({ description: 'Student checkpoint to start from (default: fresh weights of --preset, sized to the teacher).' }),
+    checkpoint: Flags.string({ description: 'Student checkpoint to start from (default: fresh weights of --preset, sized to the teacher).', aliases: ['init'], deprecateAliases: true }),
     preset: Flags.string({ description: 'Architecture of a fresh model: spikeclip-b (default) or spikeclip-tiny; clip-tiny (default) or clip-small with --target teacher.' }),
     dataset: Flags.string({ description: 'shapes, cifar10, cifar100, flowers102, pets, folder:DIR or captions:FILE.csv; repeatable. Text: their templates x class names; image/clip: their train images.', multiple: true }),
     prompts: Flags.string({ description: 'Text part: a file of extra prompts, one per line.' }),
@@ -55,7 +48,7 @@ latest continues bit for bit.`;
       part: f.part as PretrainPart,
       target: f.target as 'student' | 'teacher',
       teacher: teacher?.dir,
-      init: f.init,
+      init: f.checkpoint,
       preset: f.preset,
       datasets,
       prompts: f.prompts,

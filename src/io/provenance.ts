@@ -14,7 +14,8 @@ export interface Provenance {
   gitCommit?: string;
   /** The command line as typed (argv after the node binary and script). */
   commandLine: string[];
-  seed: number;
+  /** The --seed of commands that make random choices (absent for those that make none). */
+  seed?: number;
   createdAt: string;
   backend?: { name: string; threads: number };
   /** Checkpoint or dataset a stage started from, when there is one. */
@@ -48,11 +49,11 @@ export function gitCommit(): string | undefined {
   }
 }
 
-export function makeProvenance(opts: { seed: number; argv?: string[]; backend?: { name: string; threads: number }; teacher?: string; teacherSource?: HfModelSource; data?: string[] }): Provenance {
+export function makeProvenance(opts: { seed?: number; argv?: string[]; backend?: { name: string; threads: number }; teacher?: string; teacherSource?: HfModelSource; data?: string[] }): Provenance {
   const p: Provenance = {
     codeVersion: codeVersion(),
     commandLine: ['spikeclip', ...(opts.argv ?? process.argv.slice(2))],
-    seed: opts.seed,
+    ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
     createdAt: new Date().toISOString(),
   };
   const commit = gitCommit();

@@ -117,7 +117,7 @@ export async function prepareFinetune(o: FinetuneOptions): Promise<PreparedFinet
     studentConfig = await checkStudentCheckpoint(from);
     const fresh = (cc.fresh as { part?: string } | null | undefined)?.part;
     if (fresh === 'text') {
-      throw new TrainError(`${from} has no trained text encoder (only the image encoder was imported; the text encoder is freshly initialised), so it cannot provide the class matrix`, 'E_CHECKPOINT', 'pretrain the text encoder first (spikeclip pretrain --part text --init ...), or import a checkpoint with both encoders');
+      throw new TrainError(`${from} has no trained text encoder (only the image encoder was imported; the text encoder is freshly initialised), so it cannot provide the class matrix`, 'E_CHECKPOINT', 'pretrain the text encoder first (spikeclip pretrain --part text --checkpoint ...), or import a checkpoint with both encoders');
     }
     const { loadCheckpoint } = await import('../io/checkpoint');
     if (!hasTokenizerFiles((await loadCheckpoint(from, { weights: false })).tokenizerFiles)) {

@@ -155,7 +155,7 @@ export async function preparePretrain(o: PretrainOptions): Promise<PreparedPretr
   if (target === 'teacher' && o.part !== 'clip') throw trainUsage('--target teacher goes with --part clip', 'train a teacher with --part clip --target teacher; alignment parts always train the student');
   checkRunOptions(o);
   if (o.valFraction !== undefined && !(o.valFraction >= 0 && o.valFraction < 1)) throw trainUsage(`--val-fraction must be in [0, 1), got ${o.valFraction}`, 'give e.g. --val-fraction 0.1');
-  if (o.init !== undefined && o.resume !== undefined) throw trainUsage('--init and --resume do not go together', 'use --resume to continue a run, --init to start a new one from a checkpoint');
+  if (o.init !== undefined && o.resume !== undefined) throw trainUsage('--checkpoint and --resume do not go together', 'use --resume to continue a run, --checkpoint to start a new one from a checkpoint');
   const preset = o.preset ?? (target === 'teacher' ? 'clip-tiny' : 'spikeclip-b');
   if (target === 'student' && !PRESET_NAMES.includes(preset)) throw trainUsage(`--preset ${preset} is not a student preset`, `choose one of ${PRESET_NAMES.join(', ')}`);
   if (target === 'teacher' && !CLIP_PRESET_NAMES.includes(preset)) throw trainUsage(`--preset ${preset} is not a CLIP teacher preset`, `choose one of ${CLIP_PRESET_NAMES.join(', ')}`);
@@ -178,9 +178,9 @@ export async function preparePretrain(o: PretrainOptions): Promise<PreparedPretr
   const initDir = o.init;
   if (initDir !== undefined) {
     const cc = await readCheckpointConfig(initDir);
-    if (cc.kind !== 'student') throw new TrainError(`--init ${initDir} is a ${String(cc.kind)} checkpoint; pretrain starts from a student checkpoint`, 'E_INIT', 'give a student checkpoint, or leave --init out for a fresh --preset');
+    if (cc.kind !== 'student') throw new TrainError(`--checkpoint ${initDir} is a ${String(cc.kind)} checkpoint; pretrain starts from a student checkpoint`, 'E_INIT', 'give a student checkpoint, or leave --checkpoint out for a fresh --preset');
     initConfig = await checkStudentCheckpoint(initDir);
-    if (teacherConfig) checkStudentFitsTeacher(initConfig, teacherConfig, `--init ${initDir}`, o.teacher as string);
+    if (teacherConfig) checkStudentFitsTeacher(initConfig, teacherConfig, `--checkpoint ${initDir}`, o.teacher as string);
   }
   // the corpus and the image sources open now, so that a missing file stops us before any work
   let prompts: string[] | undefined;
@@ -488,7 +488,7 @@ class StudentClip implements ContrastiveModel {
 async function makeStudentClipTask(p: PreparedPretrain, ph: Phase, model: SpikeClip, enc: Encoder): Promise<{ task: ContrastiveTask; closers: Array<() => Promise<void>>; select: LoopOptions['select'] }> {
   const o = p.o;
   if (!enc.tokenizer) {
-    throw new TrainError('--part clip trains the text encoder too, and the student has no tokenizer', 'E_TOKENIZER', 'start from --init CKPT with a tokenizer/ folder, or give --teacher CKPT whose tokenizer the fresh student takes');
+    throw new TrainError('--part clip trains the text encoder too, and the student has no tokenizer', 'E_TOKENIZER', 'start from --checkpoint CKPT with a tokenizer/ folder, or give --teacher CKPT whose tokenizer the fresh student takes');
   }
   const { train, val } = await imageSplits(p);
   const view = enc.image;

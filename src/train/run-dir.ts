@@ -218,7 +218,7 @@ export async function resolveResume(spec: string, out: string): Promise<string> 
   const dir = path.resolve(spec);
   if (!(await isCheckpointDir(dir))) throw new TrainError(`--resume ${spec}: not a checkpoint folder`, 'E_RESUME', 'give --resume latest, or the path of a checkpoints/epoch_K folder of a run');
   if (!fs.existsSync(path.join(dir, 'training_state.json'))) {
-    throw new TrainError(`--resume ${spec}: the checkpoint has no training state (training_state.json)`, 'E_RESUME', 'resume from a checkpoint written by spikeclip pretrain/finetune, or start a new run with --init');
+    throw new TrainError(`--resume ${spec}: the checkpoint has no training state (training_state.json)`, 'E_RESUME', 'resume from a checkpoint written by spikeclip pretrain/finetune, or start a new run with --checkpoint');
   }
   return fs.realpathSync(dir);
 }

@@ -56,12 +56,18 @@ describe('spikeclip --help', () => {
     }
   });
 
+  // commands that compute nothing have no --seed, --backend, --threads (data info: --seed only, for its carved split)
+  const NON_COMPUTING = ['convert teacher', 'convert export', 'inspect', 'data info', 'data verify', 'data download'];
+
   it.each(COMMANDS)('%s --help has a summary, examples and the global flags', (cmd) => {
     const r = cli([...cmd.split(' '), '--help']);
     expect(r.status).toBe(0);
     expect(r.stdout).toContain('EXAMPLES');
     expect(r.stdout).toContain(`$ spikeclip ${cmd}`);
-    for (const f of ['--json', '--seed', '--config', '--backend', '--threads', '--quiet']) expect(r.stdout).toContain(f);
+    for (const f of ['--json', '--config', '--quiet']) expect(r.stdout).toContain(f);
+    const computes = !NON_COMPUTING.includes(cmd);
+    for (const f of ['--backend', '--threads']) expect([f, r.stdout.includes(f)]).toEqual([f, computes]);
+    expect(r.stdout.includes('--seed')).toBe(computes || cmd === 'data info');
   });
 });
 
@@ -69,7 +75,7 @@ describe('--json envelope', () => {
   const REQUIRED: Record<string, string[]> = {
     pretrain: ['--out', 'x'],
     finetune: ['--out', 'x'],
-    embed: ['--model', 'x'],
+    embed: ['--checkpoint', 'x'],
     'convert teacher': ['--from', 'x', '--out', 'y'],
     'convert import': ['--from', 'x', '--out', 'y'],
     'convert export': ['--checkpoint', 'x', '--format', 'tfjs', '--out', 'y'],
@@ -111,14 +117,14 @@ describe('--json envelope', () => {
 
 describe('errors', () => {
   it('an unknown backend is one line listing the choices, no stack', () => {
-    const r = cli(['inspect', '--backend', 'cuda']);
+    const r = cli(['embed', '--checkpoint', 'x', '--backend', 'cuda']);
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/Expected --backend=cuda to be one of: auto, node, wasm, cpu/);
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 
   it('an unknown SPIKECLIP_BACKEND is a clear error', () => {
-    const r = cli(['inspect', '--json'], { SPIKECLIP_BACKEND: 'gpu' });
+    const r = cli(['embed', '--checkpoint', 'x', '--json'], { SPIKECLIP_BACKEND: 'gpu' });
     expect(r.status).toBe(2);
     expect(r.stdout).toContain('one of: auto, node, wasm, cpu');
   });

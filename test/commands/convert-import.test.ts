@@ -104,7 +104,7 @@ describe('spikeclip convert import', () => {
     const out = path.join(dir, 'student');
     const r = cli(['convert', 'import', '--from', path.join(dir, 'image.safetensors'), '--text', path.join(dir, 'text.safetensors'), '--out', out, '--tokenizer', path.join(dir, 'clip'), '--quiet']);
     expect(r.status).toBe(0);
-    const e = cli(['embed', '--model', out, '--text', 'a photo of a cat', '--text', 'a red square', '--json']);
+    const e = cli(['embed', '--checkpoint', out, '--text', 'a photo of a cat', '--text', 'a red square', '--json']);
     expect(e.status).toBe(0);
     const doc = JSON.parse(e.stdout).result as { text_embeds: number[][]; token_ids: number[][] };
     const tok = ClipTokenizer.fromHuggingFace(vocab.vocabJson, vocab.mergesTxt);

@@ -87,7 +87,7 @@ describe('spikeclip embed with a teacher checkpoint', () => {
   it('--json: embeddings equal the plain-TypeScript CLIP on the preprocessed pixels (wasm backend), token ids, similarity', async () => {
     const { fx, ckpt, imgs } = await teacherCase({ seed: 21, bin: false });
     const texts = ['a photo of a cat', 'a red square', 'the dog!'];
-    const r = cli(['embed', '--model', ckpt, '--image', imgs[0], '--image', imgs[1], ...texts.flatMap((t) => ['--text', t]), '--json']);
+    const r = cli(['embed', '--checkpoint', ckpt, '--image', imgs[0], '--image', imgs[1], ...texts.flatMap((t) => ['--text', t]), '--json']);
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     const doc = JSON.parse(r.stdout) as EmbedJson;
@@ -115,7 +115,7 @@ describe('spikeclip embed with a teacher checkpoint', () => {
 
   it('GELU teacher converted from pytorch_model.bin (the erf path on wasm)', async () => {
     const { fx, ckpt, imgs } = await teacherCase({ seed: 22, safetensors: false, hiddenAct: 'gelu', eos: 'legacy' });
-    const r = cli(['embed', '--model', ckpt, '--image', imgs[1], '--text', 'a blue circle', '--json']);
+    const r = cli(['embed', '--checkpoint', ckpt, '--image', imgs[1], '--text', 'a blue circle', '--json']);
     expect(r.status).toBe(0);
     const res = (JSON.parse(r.stdout) as EmbedJson).result;
     const S = fx.config.vision.imageSize;
@@ -123,33 +123,40 @@ describe('spikeclip embed with a teacher checkpoint', () => {
     expectClose(res.image_embeds[0], normalised(referenceImageFeatures(fx.weights, fx.config, pixels)));
     const ids = ClipTokenizer.fromHuggingFace(fx.vocab.vocabJson, fx.vocab.mergesTxt).encode('a blue circle', 16);
     expectClose(res.text_embeds[0], normalised(referenceTextFeatures(fx.weights, fx.config, ids)));
+    // --model, the deprecated old name of --checkpoint: the same result, one warning line on stderr
+    const old = cli(['embed', '--model', ckpt, '--image', imgs[1], '--text', 'a blue circle', '--json']);
+    expect(old.status).toBe(0);
+    const oldDoc = JSON.parse(old.stdout) as EmbedJson & { warnings: string[] };
+    expect(oldDoc.result.text_embeds).toEqual(res.text_embeds);
+    expect(old.stderr).toBe('Warning: --model is deprecated and will be removed in the next release: use --checkpoint\n');
+    expect(oldDoc.warnings).toEqual(['--model is deprecated and will be removed in the next release: use --checkpoint']);
   });
 
   it('human output: a cosine-similarity table (texts x texts when there are no images)', async () => {
     const { ckpt, imgs } = await teacherCase({ seed: 23, bin: false });
-    const r = cli(['embed', '--model', ckpt, '--image', imgs[0], '--text', 'a cat', '--text', 'a dog']);
+    const r = cli(['embed', '--checkpoint', ckpt, '--image', imgs[0], '--text', 'a cat', '--text', 'a dog']);
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/^model: teacher .* \(16-d embeddings, images 32x32, 16-token texts\)/);
     expect(r.stdout).toContain('cosine similarity (rows: images, columns: texts)');
     expect(r.stdout).toMatch(/wide\.png\s+-?\d\.\d{4}\s+-?\d\.\d{4}/);
     expect(r.stdout).toContain('zero-shot probabilities');
     expect(r.stderr).toMatch(/^backend: wasm/);
-    const t = cli(['embed', '--model', ckpt, '--text', 'a cat', '--text', 'a dog']);
+    const t = cli(['embed', '--checkpoint', ckpt, '--text', 'a cat', '--text', 'a dog']);
     expect(t.stdout).toContain('cosine similarity (rows: texts, columns: texts)');
     expect(t.stdout).toMatch(/a cat\s+1\.0000\s+-?\d\.\d{4}/);
   });
 
   it('errors: nothing to embed (usage), not a checkpoint, an unreadable image', async () => {
     const { ckpt, imgs } = await teacherCase({ seed: 24, bin: false });
-    const none = cli(['embed', '--model', ckpt]);
+    const none = cli(['embed', '--checkpoint', ckpt]);
     expect(none.status).toBe(2);
     expect(none.stderr).toMatch(/^Error: nothing to embed \(fix: give at least one --image FILE or --text "\.\.\."\)/);
-    const notCk = cli(['embed', '--model', path.dirname(imgs[0]), '--text', 'x', '--json']);
+    const notCk = cli(['embed', '--checkpoint', path.dirname(imgs[0]), '--text', 'x', '--json']);
     expect(notCk.status).toBe(4);
     expect(JSON.parse(notCk.stdout).error.message).toMatch(/not a spikeclip checkpoint/);
     const bad = path.join(path.dirname(imgs[0]), 'broken.jpg');
     fs.writeFileSync(bad, 'nope');
-    const r = cli(['embed', '--model', ckpt, '--image', bad]);
+    const r = cli(['embed', '--checkpoint', ckpt, '--image', bad]);
     expect(r.status).toBe(4);
     expect(r.stderr).toMatch(/cannot decode image .*broken\.jpg/);
   });
@@ -174,7 +181,7 @@ describe('spikeclip embed with a student checkpoint', () => {
   it('embeds images (32x32 student view) and 20-token texts padded with the end token', async () => {
     const ckpt = await student(true);
     const img = await image(path.join(path.dirname(ckpt), 'x.png'), 50, 50, 5);
-    const r = cli(['embed', '--model', ckpt, '--image', img, '--text', 'a photo of a cat', '--text', 'a dog', '--json']);
+    const r = cli(['embed', '--checkpoint', ckpt, '--image', img, '--text', 'a photo of a cat', '--text', 'a dog', '--json']);
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     const res = (JSON.parse(r.stdout) as EmbedJson).result;
@@ -196,9 +203,9 @@ describe('spikeclip embed with a student checkpoint', () => {
   it('a student checkpoint without tokenizer files cannot embed texts (clear error), but can embed images', async () => {
     const ckpt = await student(false);
     const img = await image(path.join(path.dirname(ckpt), 'y.png'), 32, 32, 6);
-    const t = cli(['embed', '--model', ckpt, '--text', 'a cat']);
+    const t = cli(['embed', '--checkpoint', ckpt, '--text', 'a cat']);
     expect(t.status).toBe(4);
     expect(t.stderr).toMatch(/has no tokenizer\/ folder \(vocab\.json, merges\.txt\), so texts cannot be embedded/);
-    expect(cli(['embed', '--model', ckpt, '--image', img]).status).toBe(0);
+    expect(cli(['embed', '--checkpoint', ckpt, '--image', img]).status).toBe(0);
   });
 });

@@ -43,9 +43,9 @@ beforeAll(() => {
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 describe('spikeclip energy report (real CLI)', () => {
-  test('--synthetic --json --chart png: one JSON document, the chart written and decodable', async () => {
+  test('--synthetic --json --plot png: one JSON document, the chart written and decodable', async () => {
     const chart = path.join(tmp, 'chart.png');
-    const r = cli(['--synthetic', '--arch', 'spikeclip-tiny', '--samples', '3', '--batch-size', '2', '--seed', '4', '--json', '--chart', chart]);
+    const r = cli(['--synthetic', '--preset', 'spikeclip-tiny', '--samples', '3', '--batch-size', '2', '--seed', '4', '--json', '--plot', chart]);
     expect(r.status).toBe(0);
     const doc = JSON.parse(r.stdout) as Envelope;
     expect(doc.status).toBe(0);
@@ -63,9 +63,9 @@ describe('spikeclip energy report (real CLI)', () => {
     expect((await sharp(chart).metadata()).format).toBe('png');
   });
 
-  test('human output: header, tables, totals on stdout; notes and progress on stderr; --chart svg', () => {
+  test('human output: header, tables, totals on stdout; notes and progress on stderr; --plot svg', () => {
     const chart = path.join(tmp, 'chart.svg');
-    const r = cli(['--synthetic', '--arch', 'spikeclip-tiny', '--samples', '2', '--chart', chart, '--preset', 'int8', '--e-ac', '0.05']);
+    const r = cli(['--synthetic', '--preset', 'spikeclip-tiny', '--samples', '2', '--plot', chart, '--energy-preset', 'int8', '--e-ac', '0.05']);
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/^SpikeCLIP energy report: spikeclip-tiny/);
     expect(r.stdout).toMatch(/int8 \(overridden\): E_MAC = 0.23 pJ, E_AC = 0.05 pJ/);
@@ -76,7 +76,7 @@ describe('spikeclip energy report (real CLI)', () => {
   });
 
   test('--csv: the table on stdout only', () => {
-    const r = cli(['--synthetic', '--arch', 'spikeclip-tiny', '--samples', '1', '--csv', '-q']);
+    const r = cli(['--synthetic', '--preset', 'spikeclip-tiny', '--samples', '1', '--csv', '-q']);
     expect(r.status).toBe(0);
     const lines = r.stdout.trim().split('\r\n');
     expect(lines[0]).toMatch(/^encoder,layer,kind,flops_per_step,/);
@@ -95,6 +95,35 @@ describe('spikeclip energy report (real CLI)', () => {
     // spikeclip-b, all spike-input layers at 10%: 1,327,104 x 4 + 196,608 x 1 = 5,505,024 MACs and 0.1 * 4 * (934,232,064 - 1,327,104 - 196,608) SOPs
     expect(doc.result!.encoders[0].macs).toBe(5_505_024);
     expect(doc.result!.encoders[0].sops).toBeCloseTo(0.4 * 932_708_352, 1);
+  });
+
+  test('the old names (--arch, --model-preset, --chart, --preset fp16) still work, each with one warning line on stderr; --json stays one document', () => {
+    const f = path.join(tmp, 'rates-old.json');
+    fs.writeFileSync(f, JSON.stringify({ '*': 0.1 }));
+    const chart = path.join(tmp, 'old.svg');
+    const r = cli(['--rates', f, '--arch', 'spikeclip-tiny', '--preset', 'fp16', `--chart=${chart}`, '--json']);
+    expect(r.status).toBe(0);
+    const doc = JSON.parse(r.stdout) as Envelope & { warnings: string[] };
+    expect(doc.result).toMatchObject({ architecture: 'spikeclip-tiny', energy: { preset: 'fp16' }, chart: { path: chart, format: 'svg' } });
+    const lines = r.stderr.trim().split('\n');
+    expect(lines).toEqual([
+      'Warning: --arch is deprecated and will be removed in the next release: use --preset',
+      'Warning: --chart is deprecated and will be removed in the next release: use --plot',
+      'Warning: --preset fp16 naming energy constants is deprecated and will be removed in the next release: use --energy-preset fp16 (--preset is the architecture)',
+    ]);
+    expect(doc.warnings).toEqual(lines.map((l) => l.replace(/^Warning: /, '')));
+    // the recorded command line is the one typed
+    expect(doc.result!.provenance.commandLine).toContain('fp16');
+    expect(doc.result!.provenance.commandLine).toContain('--arch');
+    // from a --config file: the old key, and --preset's old meaning
+    const cfg = path.join(tmp, 'old.yaml');
+    fs.writeFileSync(cfg, 'model-preset: spikeclip-tiny\n');
+    const c = cli(['--rates', f, '--config', cfg, '--energy-preset', 'int8', '--json', '-q']);
+    expect(c.status).toBe(0);
+    expect(c.stderr).toBe('');
+    const cdoc = JSON.parse(c.stdout) as Envelope & { warnings: string[] };
+    expect(cdoc.result).toMatchObject({ architecture: 'spikeclip-tiny', energy: { preset: 'int8' } });
+    expect(cdoc.warnings).toEqual([`${cfg}: --model-preset is deprecated and will be removed in the next release: use --preset`]);
   });
 
   test('a student checkpoint: its SHA-256 in the report; shapes dataset inputs', async () => {
@@ -122,9 +151,11 @@ describe('spikeclip energy report (real CLI)', () => {
     [['--synthetic', '--rates', 'x.json'], 2, /exclusive/],
     [['--synthetic', '--e-mac', '-1'], 2, /--e-mac must be a non-negative number/],
     [['--synthetic', '--csv', '--json'], 2, /exclusive/],
-    [['--checkpoint', 'x', '--arch', 'spikeclip-tiny', '--synthetic'], 2, /carries its own architecture/],
+    [['--checkpoint', 'x', '--preset', 'spikeclip-tiny', '--synthetic'], 2, /carries its own architecture/],
+    [['--synthetic', '--preset', 'fp16', '--energy-preset', 'int8'], 2, /both given/],
+    [['--synthetic', '--preset', 'huge'], 2, /one of spikeclip-b, spikeclip-tiny/],
     [['--data-dir', 'x', '--synthetic'], 2, /--data-dir needs --dataset/],
-    [['--synthetic', '--arch', 'spikeclip-tiny', '--samples', '1', '--chart', 'x.jpg'], 2, /\.svg or \.png/],
+    [['--synthetic', '--preset', 'spikeclip-tiny', '--samples', '1', '--plot', 'x.jpg'], 2, /\.svg or \.png/],
     [['--rates', '/nonexistent/rates.json'], 4, /no such file|ENOENT/],
     [['--checkpoint', '/nonexistent/ckpt', '--synthetic'], 4, /not found|nonexistent/],
   ] as Array<[string[], number, RegExp]>)('%j -> status %i', (args, status, msg) => {

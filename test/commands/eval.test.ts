@@ -128,7 +128,7 @@ describe('spikeclip eval with a student checkpoint', () => {
     expect(out.classnames.names).toEqual(['blue square', 'green star', 'red circle']);
     const names = out.classnames.names;
     const texts = names.flatMap((n) => [`a photo of a ${n}.`, `a drawing of the ${n}.`]);
-    const emb = json(['embed', '--model', student, ...files.flatMap((f) => ['--image', f.file]), ...texts.flatMap((t) => ['--text', t])]).result as unknown as {
+    const emb = json(['embed', '--checkpoint', student, ...files.flatMap((f) => ['--image', f.file]), ...texts.flatMap((t) => ['--text', t])]).result as unknown as {
       image_embeds: number[][];
       text_embeds: number[][];
     };

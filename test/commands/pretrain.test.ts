@@ -92,7 +92,7 @@ describe('spikeclip pretrain', () => {
     const ev = cli(['eval', '--checkpoint', ck, '--dataset', `folder:${folder}`, '--split', 'val', '--json']);
     expect(ev.status).toBe(0);
     expect(json<{ results: { metrics: { acc1: number } }[] }>(ev).results[0].metrics.acc1).toBeGreaterThanOrEqual(0);
-    const em = cli(['embed', '--model', ck, '--image', path.join(folder, 'val', 'cat', '0.png'), '--text', 'a photo of a cat.', '--json']);
+    const em = cli(['embed', '--checkpoint', ck, '--image', path.join(folder, 'val', 'cat', '0.png'), '--text', 'a photo of a cat.', '--json']);
     expect(em.status).toBe(0);
     expect(json<{ image_embeds: number[][] }>(em).image_embeds[0]).toHaveLength(16);
     const en = cli(['energy', 'report', '--checkpoint', path.join(out, 'checkpoints', 'best'), '--synthetic', '--json']);
@@ -139,7 +139,7 @@ describe('spikeclip pretrain', () => {
     const text = cli(['pretrain', '--part', 'text', '--teacher', ck, '--dataset', `folder:${folder}`, '--max-steps', '2', '--batch-size', '4', '--out', path.join(work, 'from-own-teacher'), ...TINY]);
     expect(text.status).toBe(0);
     expect(cli(['eval', '--checkpoint', ck, '--dataset', `folder:${folder}`, '--split', 'val', '--json']).status).toBe(0);
-    expect(cli(['embed', '--model', ck, '--text', 'a photo of a cat.', '--json']).status).toBe(0);
+    expect(cli(['embed', '--checkpoint', ck, '--text', 'a photo of a cat.', '--json']).status).toBe(0);
   });
 
   test('Ctrl-C mid-epoch saves a resumable checkpoint; the resumed run ends bit-identical to an uninterrupted one', async () => {
@@ -210,7 +210,7 @@ describe('spikeclip pretrain', () => {
     expect(noTeacher.status).toBe(2);
     expect(JSON.parse(noTeacher.stdout).error.message).toMatch(/no --teacher/);
     // a student whose width differs from the teacher's (12 vs 16)
-    const mismatch = cli(['pretrain', '--part', 'image', '--teacher', teacher, '--init', micro, '--dataset', 'shapes', '--out', path.join(work, 'x2'), ...TINY]);
+    const mismatch = cli(['pretrain', '--part', 'image', '--teacher', teacher, '--checkpoint', micro, '--dataset', 'shapes', '--out', path.join(work, 'x2'), ...TINY]);
     expect(mismatch.status).toBe(4);
     expect(JSON.parse(mismatch.stdout).error.message).toMatch(/embeds into 12 dimensions but the teacher .* projects to 16/);
     const empty = path.join(work, 'empty.txt');
@@ -232,7 +232,7 @@ describe('spikeclip pretrain', () => {
     const bad = path.join(work, 'bad-ck');
     fs.cpSync(path.join(work, 'image', 'checkpoints', 'latest'), bad, { recursive: true, dereference: true });
     fs.truncateSync(path.join(bad, 'model.safetensors'), 100);
-    const corrupt = cli(['pretrain', '--part', 'image', '--teacher', teacher, '--init', bad, '--dataset', `folder:${folder}`, '--out', path.join(work, 'x4'), ...TINY]);
+    const corrupt = cli(['pretrain', '--part', 'image', '--teacher', teacher, '--checkpoint', bad, '--dataset', `folder:${folder}`, '--out', path.join(work, 'x4'), ...TINY]);
     expect(corrupt.status).toBe(4);
     // --out under a file
     const file = path.join(work, 'a-file');

@@ -100,7 +100,7 @@ const built = fs.existsSync(path.join(ROOT, 'dist', 'commands', 'inspect.js'));
 (built ? describe : describe.skip)('the real CLI under a 200 MB heap', () => {
   it.each([
     ['inspect', (dir: string) => ['inspect', dir, '--summary']],
-    ['embed', (dir: string) => ['embed', '--model', dir, '--text', 'a cat', '--backend', 'cpu']],
+    ['embed', (dir: string) => ['embed', '--checkpoint', dir, '--text', 'a cat', '--backend', 'cpu']],
   ])('%s with image.timeSteps 1e9 exits 4 in a few seconds', (_cmd, argv) => {
     const dir = damaged('image.timeSteps 1e9', EDITS[0][1]);
     const t0 = Date.now();

@@ -93,7 +93,7 @@ describe('a teacher checkpoint written by saveTeacherCheckpoint, through the CLI
     for (let i = 0; i < raw.length; i++) raw[i] = (i * 7 + ((i / 3) | 0) * 13) & 0xff;
     await sharp(raw, { raw: { width: 40, height: 30, channels: 3 } }).png().toFile(img);
     const texts = ['a photo of a red circle.', 'a blue hexagon', 'zebra'];
-    const doc = json<{ result: { model: { kind: string; dim: number; contextLength: number; imageSize: number }; image_embeds: number[][]; text_embeds: number[][]; token_ids: number[][] } }>(['embed', '--model', ckpt, '--image', img, ...texts.flatMap((t) => ['--text', t])]);
+    const doc = json<{ result: { model: { kind: string; dim: number; contextLength: number; imageSize: number }; image_embeds: number[][]; text_embeds: number[][]; token_ids: number[][] } }>(['embed', '--checkpoint', ckpt, '--image', img, ...texts.flatMap((t) => ['--text', t])]);
     const res = doc.result;
     expect(res.model).toMatchObject({ kind: 'teacher', dim: 512, contextLength: 20, imageSize: 32 });
     const pixels = await preprocessClipImages([{ kind: 'file', path: img }], defaultClipPreprocess(32), 32);

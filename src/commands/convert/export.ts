@@ -1,5 +1,5 @@
 import { Flags } from '@oclif/core';
-import { SpikeclipCommand } from '../../cli/base-command';
+import { SpikeclipBaseCommand } from '../../cli/base-command';
 import { UserError } from '../../cli/errors';
 import { makeProvenance } from '../../cli/provenance';
 import { exportCheckpoint, EXPORT_FORMATS, type ExportFormat, type ExportResult } from '../../convert/export';
@@ -8,14 +8,10 @@ import { TFJS_SHARD_BYTES } from '../../convert/tfjs-format';
 
 const ROLE_NAMES: Record<string, string> = { weights: 'weights', 'model.json': 'TF.js manifest', 'weights-shard': 'weight shard', tokenizer: 'tokenizer' };
 
-export default class ConvertExport extends SpikeclipCommand<typeof ConvertExport> {
+export default class ConvertExport extends SpikeclipBaseCommand<typeof ConvertExport> {
   static override summary = 'Export a checkpoint as reference-named PyTorch safetensors or as a TF.js model folder.';
-  static override description = [
-    'safetensors: image_encoder.safetensors and text_encoder.safetensors with the reference SpikeCLIP (Lvchangze/SpikeCLIP)',
-    'names and PyTorch layouts, so Vision_Encoder / Language_Encoder .load_state_dict(safetensors.torch.load_file(...)) takes',
-    'them as they are. tfjs: model.json (TF.js weights manifest, modelTopology = the architecture) and 4 MiB weight shards,',
-    'loadable with tf.io.loadWeights in a browser. Both write export.json describing the files. See docs/convert-import-export.md.',
-  ].join('\n');
+  static override description =
+    'safetensors: image_encoder.safetensors and text_encoder.safetensors with the reference SpikeCLIP (Lvchangze/SpikeCLIP) names and PyTorch layouts, so Vision_Encoder / Language_Encoder .load_state_dict(safetensors.torch.load_file(...)) takes them as they are. tfjs: model.json (TF.js weights manifest, modelTopology = the architecture) and 4 MiB weight shards, loadable with tf.io.loadWeights in a browser. Both write export.json describing the files. See docs/convert-import-export.md.';
 
   static override examples = [
     '<%= config.bin %> convert export --checkpoint ckpt/student --format safetensors --out export/pt',
@@ -52,7 +48,7 @@ export default class ConvertExport extends SpikeclipCommand<typeof ConvertExport
       force: f.force,
       positionIds: f['position-ids'],
       shardBytes: f['shard-bytes'],
-      provenance: { ...makeProvenance({ seed: f.seed }) },
+      provenance: { ...makeProvenance({}) },
     });
     this.progress.stop();
     if (!this.jsonEnabled()) {

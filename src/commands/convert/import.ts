@@ -8,13 +8,9 @@ import { PRESET_NAMES } from '../../models/config';
 export default class ConvertImport extends SpikeclipCommand<typeof ConvertImport> {
   static override summary = 'Import reference SpikeCLIP PyTorch checkpoints (image and/or text encoder).';
   static override description = [
-    'Reads Lvchangze/SpikeCLIP Vision_Encoder / Language_Encoder weights: timm-style training checkpoints ({state_dict, epoch, ...})',
-    'or bare state dicts, with or without a DataParallel "module." prefix, as torch.save zip files (.pth, .pth.tar, .bin; read',
-    'safely: nothing in the file can run code) or .safetensors. Which encoder a file holds is read from its tensor names.',
-    'The architecture is inferred from the tensor shapes (--arch checks it against a preset or an architecture JSON file);',
-    'the head count is not in the weights (--heads, default 8). A part that is not imported is initialised fresh from --seed',
-    'and config.json records which parts were imported. Nothing is written unless every check passes. See docs/convert-import-export.md.',
-  ].join('\n');
+    'Reads Lvchangze/SpikeCLIP Vision_Encoder / Language_Encoder weights: timm-style training checkpoints ({state_dict, epoch, ...}) or bare state dicts, with or without a DataParallel "module." prefix, as torch.save zip files (.pth, .pth.tar, .bin; read safely: nothing in the file can run code) or .safetensors. Which encoder a file holds is read from its tensor names.',
+    'The architecture is inferred from the tensor shapes (--arch checks it against a preset or an architecture JSON file); the head count is not in the weights (--heads, default 8). A part that is not imported is initialised fresh from --seed and config.json records which parts were imported. Nothing is written unless every check passes. See docs/convert-import-export.md.',
+  ].join('\n\n');
 
   static override examples = [
     '<%= config.bin %> convert import --from output/CIFAR10/model_best.pth.tar --text output/last_text/model_best.pth.tar --out ckpt/student',

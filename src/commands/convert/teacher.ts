@@ -1,19 +1,16 @@
 import { Flags } from '@oclif/core';
 import * as fs from 'fs';
 import * as path from 'path';
-import { SpikeclipCommand } from '../../cli/base-command';
+import { SpikeclipBaseCommand } from '../../cli/base-command';
 import { EXIT, UserError } from '../../cli/errors';
 import { makeProvenance } from '../../cli/provenance';
 import { ConvertTeacherResult, convertHfClipFolder } from '../../teacher/checkpoint';
 import { downloadFlag, resolveHfFolderArg } from '../../cli/model-source';
 
-export default class ConvertTeacher extends SpikeclipCommand<typeof ConvertTeacher> {
+export default class ConvertTeacher extends SpikeclipBaseCommand<typeof ConvertTeacher> {
   static override summary = 'Convert a Hugging Face CLIP folder into a spikeclip teacher checkpoint.';
-  static override description = [
-    'Reads config.json, model.safetensors (preferred) or pytorch_model.bin (read safely: nothing in the file can run code),',
-    'vocab.json, merges.txt and preprocessor_config.json; checks every tensor against config.json; writes the checkpoint',
-    'atomically (nothing is written when anything is wrong). Tensor names stay the Hugging Face ones; see docs/convert.md.',
-  ].join('\n');
+  static override description =
+    'Reads config.json, model.safetensors (preferred) or pytorch_model.bin (read safely: nothing in the file can run code), vocab.json, merges.txt and preprocessor_config.json; checks every tensor against config.json; writes the checkpoint atomically (nothing is written when anything is wrong). Tensor names stay the Hugging Face ones; see docs/convert.md.';
 
   static override examples = [
     '<%= config.bin %> convert teacher --from ~/models/clip-vit-base-patch16 --out ckpt/clip-b16',
@@ -40,7 +37,7 @@ export default class ConvertTeacher extends SpikeclipCommand<typeof ConvertTeach
     checkOut(from, out, force);
     this.progress.update(`converting ${this.flags.from}`);
     const teacher = source.source ? `${source.source.repo}@${source.source.commit}` : path.resolve(from);
-    const result = await convertHfClipFolder(from, out, { provenance: { ...makeProvenance({ seed: this.flags.seed, teacherSource: source.source }), teacher } });
+    const result = await convertHfClipFolder(from, out, { provenance: { ...makeProvenance({ teacherSource: source.source }), teacher } });
     this.progress.stop();
     if (!this.jsonEnabled()) {
       for (const n of result.notes) this.note(`note: ${n}`);

@@ -1,17 +1,13 @@
 import { Flags } from '@oclif/core';
 import * as path from 'path';
-import { SpikeclipCommand } from '../../cli/base-command';
+import { SpikeclipBaseCommand } from '../../cli/base-command';
 import { BUILT_IN_DATASETS, fetchDataset, FetchReport, progressText, readChecksumFile, renderFetchReport } from '../../data/archives';
 import { defaultDataDir } from '../../data/registry';
 
-export default class DataDownload extends SpikeclipCommand<typeof DataDownload> {
+export default class DataDownload extends SpikeclipBaseCommand<typeof DataDownload> {
   static override summary = 'Download (resumable) and verify the official archives of a dataset.';
-  static override description = `Fetches the official files of the dataset into --data-dir: an interrupted transfer resumes
-where it stopped (HTTP Range) when the command runs again; each file's MD5 is checked against the
-published one before anything uses it (a mismatch deletes the download and fails); archives are
-then extracted safely (no file may land outside --data-dir). Files already there with the right
-checksum are not fetched again. SPIKECLIP_DATA_MIRROR (or the hidden --url-base) fetches
-<mirror>/<file name> instead of the official URLs.`;
+  static override description =
+    'Fetches the official files of the dataset into --data-dir: an interrupted transfer resumes where it stopped (HTTP Range) when the command runs again; each file\'s MD5 is checked against the published one before anything uses it (a mismatch deletes the download and fails); archives are then extracted safely (no file may land outside --data-dir). Files already there with the right checksum are not fetched again. SPIKECLIP_DATA_MIRROR (or the hidden --url-base) fetches <mirror>/<file name> instead of the official URLs.';
 
   static override examples = [
     '<%= config.bin %> data download --dataset cifar10 --data-dir ~/data',

@@ -1,16 +1,13 @@
 import { Flags } from '@oclif/core';
 import * as path from 'path';
-import { SpikeclipCommand } from '../../cli/base-command';
+import { SpikeclipBaseCommand } from '../../cli/base-command';
 import { BUILT_IN_DATASETS, readChecksumFile, renderVerifyReport, verifyArchives, verifyFailure, VerifyReport } from '../../data/archives';
 import { defaultDataDir } from '../../data/registry';
 
-export default class DataVerify extends SpikeclipCommand<typeof DataVerify> {
+export default class DataVerify extends SpikeclipBaseCommand<typeof DataVerify> {
   static override summary = 'Check the official archives of a dataset against their published MD5 checksums.';
-  static override description = `Computes the MD5 of every official file of the dataset found in --data-dir (also in its
-flowers-102/ and oxford-iiit-pet/ sub-folders) and compares it with the published checksum.
-Succeeds when every file found matches and at least one complete set is there (CIFAR: the binary
-or the python version); a mismatch, no file at all, or a missing file fails with exit status 4
-and names the file and the fix.`;
+  static override description =
+    'Computes the MD5 of every official file of the dataset found in --data-dir (also in its flowers-102/ and oxford-iiit-pet/ sub-folders) and compares it with the published checksum. Succeeds when every file found matches and at least one complete set is there (CIFAR: the binary or the python version); a mismatch, no file at all, or a missing file fails with exit status 4 and names the file and the fix.';
 
   static override examples = [
     '<%= config.bin %> data verify --dataset cifar10 --data-dir ~/data',

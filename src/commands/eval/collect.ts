@@ -1,12 +1,12 @@
 import { Args, Flags } from '@oclif/core';
 import * as fs from 'fs';
 import * as path from 'path';
-import { SpikeclipCommand } from '../../cli/base-command';
+import { SpikeclipBaseCommand } from '../../cli/base-command';
 import { UserError } from '../../cli/errors';
 import { COLLECT_FORMATS, collectResults, formatOfFile, renderCsv, renderMarkdown, type CollectFormat, type CollectTable } from '../../eval/collect';
 import { writeFileAtomic } from '../../io/atomic';
 
-export default class EvalCollect extends SpikeclipCommand<typeof EvalCollect> {
+export default class EvalCollect extends SpikeclipBaseCommand<typeof EvalCollect> {
   static override summary = 'Gather many eval result files into one CSV or Markdown table.';
   static override description =
     'One row per result file, as CLIP_benchmark\'s `build` does: the metrics as columns (acc1, acc5, mean_per_class_recall), ' +
