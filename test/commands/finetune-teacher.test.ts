@@ -74,9 +74,21 @@ describe('spikeclip finetune --target teacher', () => {
     expect(st).toMatchObject({ loss: 'dual', steps: 2 });
   });
 
+  test('--max-steps then --resume latest ends bit-identical to the straight run', () => {
+    const cut = path.join(work, 'ft-teacher-cut');
+    const args = ['finetune', '--target', 'teacher', '--teacher', teacher, '--dataset', DATA, '--epochs', '3', '--batch-size', '8', '--lr', '2e-3', '--out', cut, '--json'];
+    expect(okResult<{ steps: number }>(cli([...args, '--max-steps', '5']))).toMatchObject({ steps: 5 });
+    expect(okResult<{ steps: number; target: string }>(cli([...args, '--resume', 'latest']))).toMatchObject({ steps: 12, target: 'teacher' });
+    for (const f of ['model.safetensors', 'training_state.safetensors']) {
+      const a = fs.readFileSync(path.join(out, 'checkpoints', 'latest', f));
+      const b = fs.readFileSync(path.join(cut, 'checkpoints', 'latest', f));
+      expect([f, b.equals(a)]).toEqual([f, true]);
+    }
+  });
+
   test.each([
     [['--target', 'teacher'], /--target teacher fine-tunes a teacher, and no --teacher was given/],
-    [['--target', 'teacher', '--teacher', teacher, '--loss', 'dual'], /--loss dual does not apply/],
+    // the other refusals are checked without spawning the CLI (test/train/finetune-teacher.test.ts)
   ])('bad input %j is a one-line usage error before anything is written', (extra, message) => {
     const dir = path.join(work, `bad-${Math.random().toString(36).slice(2)}`);
     const r = cli(['finetune', '--dataset', DATA, ...extra, '--out', dir, '--json']);
