@@ -72,8 +72,11 @@ export async function executeTeacherFinetune(p: PreparedFinetune): Promise<Finet
     const enc = teacherEncoder(t, ''); // not disposed here: it owns the teacher, disposed below
     const W = buildClassMatrix({ prompts: p.prompts, encodeTexts: (texts) => enc.encodeTexts(texts), renormalize: opt.renormalize as boolean });
     const same = identicalClassVectors(W.weights, W.numClasses, W.dim);
-    if (same) {
-      throw new TrainError(`the teacher's class matrix has the same vector for "${p.candidates.names[same[0]]}" and "${p.candidates.names[same[1]]}"`, 'E_CLASS_MATRIX', 'give class names (--classnames) or templates (--templates) that the teacher tells apart');
+    if (same.length === 1 && same[0].length === W.numClasses) {
+      throw new TrainError(`the teacher's class matrix has the same vector for all ${W.numClasses} classes`, 'E_CLASS_MATRIX', 'give class names (--classnames) or templates (--templates) that the teacher tells apart');
+    }
+    if (same.length > 0) {
+      o.onWarning?.(`the teacher's class matrix has ${same.length} group(s) of identical class vectors: ${same.slice(0, 3).map((g) => g.map((c) => `"${p.candidates.names[c]}"`).join(' = ')).join('; ')}${same.length > 3 ? '; ...' : ''}`);
     }
     log(`class matrix: ${W.numClasses} classes x ${p.prompts[0].length} prompts each, from the teacher's text tower`);
     const S = t.config.vision.imageSize;
@@ -105,6 +108,7 @@ export async function executeTeacherFinetune(p: PreparedFinetune): Promise<Finet
       saveEverySteps: opt.saveEverySteps as number,
       evalEvery: opt.evalEvery as number,
       keep: opt.keep as number,
+      warmupSteps: opt.warmupSteps as number,
       patience: o.patience,
       select: { metric: 'val_top1', mode: 'max' },
       stopRequested: o.stopRequested ?? (() => false),
