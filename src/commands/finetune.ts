@@ -7,6 +7,7 @@ import { floatFlag, interruptedError, trainFlags, trainHooks, trainNumber, withS
 import { STUDENT_RESIZES, type StudentResize } from '../data/transforms';
 import { executeFinetune, prepareFinetune, type FinetuneResult } from '../train/finetune';
 import type { KlReduction } from '../train/losses';
+import type { FinetuneTarget } from '../train/finetune-teacher';
 import type { FinetuneLoss } from '../train/tasks/dual-loss';
 
 export default class Finetune extends SpikeclipCommand<typeof Finetune> {
@@ -14,6 +15,7 @@ export default class Finetune extends SpikeclipCommand<typeof Finetune> {
   static override description = [
     'Fine-tunes the image encoder with L = CE(z, y) + KL(p || softmax(z)): z are the student\'s cosine logits against the class matrix W that the frozen spiking text encoder builds from the dataset\'s class names and templates (exactly as eval builds it), p is the teacher\'s distribution over the same classes (its image features computed once and cached). --loss ce is the ablation (and the only choice without a teacher); --boundary-angle A is the gate mode. Without --checkpoint, a fresh --preset student is the from-scratch baseline (its random text encoder a fixed class head).',
     'Checkpoints are selected by top-1 on a validation split (carved from train where the dataset has none), never on test unless --select-on test reproduces the reference. Writes the same run folder as pretrain; Ctrl-C saves and exits 130; --resume latest continues bit for bit.',
+    '--target teacher fine-tunes the teacher\'s image tower instead, as the reference does first: CE of exp(logit_scale) * cos against the class matrix its own text tower builds; its checkpoints are teacher checkpoints that finetune --teacher and eval take.',
   ].join('\n\n');
 
   static override examples = [
@@ -22,6 +24,7 @@ export default class Finetune extends SpikeclipCommand<typeof Finetune> {
     '<%= config.bin %> finetune --checkpoint ckpt/student --teacher openai/clip-vit-base-patch16 --dataset cifar10 --out runs/ft-c10',
     '<%= config.bin %> finetune --checkpoint ckpt/student --teacher ckpt/clip-b16 --dataset cifar10 --boundary-angle 90 --out runs/ft-gate',
     '<%= config.bin %> finetune --dataset cifar10 --data-dir ~/data --preset spikeclip-tiny --teacher ckpt/clip-b16 --loss ce --lr 1e-3 --batch-size 64 --max-steps 200 --out runs/scratch',
+    '<%= config.bin %> finetune --target teacher --teacher ckpt/clip-b16 --dataset cifar10 --data-dir ~/data --epochs 10 --out runs/teacher-c10',
     '<%= config.bin %> finetune --resume latest --checkpoint ckpt/student --teacher ckpt/clip-b16 --dataset cifar10 --out runs/ft-c10',
   ];
 
@@ -44,6 +47,7 @@ export default class Finetune extends SpikeclipCommand<typeof Finetune> {
     'val-fraction': floatFlag('Share of train carved (per class, seeded) as the validation split where the dataset has none (default 0.1).', { aliases: ['val-split'] }),
     'select-on': Flags.string({ description: 'Split whose top-1 selects checkpoints/best: val, or test (the reference; recorded in params.json).', options: ['val', 'test'], default: 'val' }),
     ...trainFlags,
+    target: Flags.string({ description: 'What trains: the student (default), or the teacher\'s image tower (CE against the teacher\'s own class matrix; writes teacher checkpoints).', options: ['student', 'teacher'], default: 'student' }),
     'student-resize': Flags.string({ description: 'How the student sees images.', options: [...STUDENT_RESIZES], default: 'reference' }),
   };
 
@@ -71,6 +75,7 @@ export default class Finetune extends SpikeclipCommand<typeof Finetune> {
       augment: f.augment,
       valFraction: f['val-fraction'],
       selectOn: f['select-on'] as 'val' | 'test',
+      target: f.target as FinetuneTarget,
       ...trainNumber(f),
       studentResize: f['student-resize'] as StudentResize,
       seed: f.seed,
@@ -94,7 +99,7 @@ function formatFinetune(r: FinetuneResult, seconds: number): string {
   const last = r.lastEpoch ?? {};
   const pct = (v: unknown) => (typeof v === 'number' ? `${(v * 100).toFixed(2)}%` : 'n/a');
   const lines = [
-    `finetune (${r.gate ? 'gate' : r.loss}) on ${r.dataset}, ${r.classes} classes: ${r.stopped === 'epochs' ? 'done' : r.stopped === 'max-steps' ? 'stopped at --max-steps' : 'stopped early (no improvement)'} in ${formatDuration(seconds)} (${r.epochs} epochs, ${r.steps} steps)`,
+    `finetune${r.target === 'teacher' ? ' --target teacher' : ''} (${r.gate ? 'gate' : r.loss}) on ${r.dataset}, ${r.classes} classes: ${r.stopped === 'epochs' ? 'done' : r.stopped === 'max-steps' ? 'stopped at --max-steps' : 'stopped early (no improvement)'} in ${formatDuration(seconds)} (${r.epochs} epochs, ${r.steps} steps)`,
     `  last: loss ${String(last.loss)}${last.ce !== undefined ? `, ce ${String(last.ce)}` : ''}${last.kl !== undefined ? `, kl ${String(last.kl)}` : ''}; ${r.selectOn} top-1 ${pct(last.val_top1)}, top-5 ${pct(last.val_top5)}`,
   ];
   if (r.bestMetric) lines.push(`  best: ${r.selectOn} top-1 ${pct(r.bestMetric.value)} at epoch ${r.bestMetric.epoch}`);

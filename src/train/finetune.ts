@@ -35,6 +35,7 @@ import { restoreTrainingState, trainingInfo } from './resume';
 import { checkResumeParams, resolveResume, RunDir } from './run-dir';
 import { checkStudentFitsTeacher, readTeacherConfig, firingTextInit, identicalClassVectors, studentConfigFor } from './student-setup';
 import { DualLossTask, type FinetuneLoss } from './tasks/dual-loss';
+import { checkTeacherTarget, executeTeacherFinetune, type FinetuneTarget } from './finetune-teacher';
 
 /** The reference recipe (METHOD.md section 6). */
 export const FINETUNE_DEFAULTS = Object.freeze({ epochs: 200, batchSize: 196, lr: 5e-4, lrMin: 1e-5, klWeight: 1, klReduction: 'sum' as KlReduction, temperature: 1 });
@@ -57,6 +58,8 @@ export interface FinetuneOptions extends TrainRunOptions {
   /** Share of train carved as validation where the dataset has no val split (default 0.1). */
   valFraction?: number;
   selectOn?: 'val' | 'test';
+  /** 'teacher': fine-tune the teacher's image tower instead (./finetune-teacher.ts). Default 'student'. */
+  target?: FinetuneTarget;
 }
 
 export interface PreparedFinetune {
@@ -88,6 +91,8 @@ export interface FinetuneResult {
   checkpoint?: string;
   best?: string;
   bestMetric?: LoopState['best'];
+  /** Set by --target teacher. */
+  target?: 'teacher';
 }
 
 /** Everything that needs no TF.js: flags, the run folder, checkpoints, the dataset and its classes. */
@@ -97,7 +102,9 @@ export async function prepareFinetune(o: FinetuneOptions): Promise<PreparedFinet
   checkPositive('boundary-angle', o.boundaryAngle, false);
   if (o.klWeight !== undefined && !(o.klWeight >= 0 && Number.isFinite(o.klWeight))) throw trainUsage(`--kl-weight must be a number >= 0, got ${o.klWeight}`, 'give e.g. --kl-weight 1');
   if (o.boundaryAngle !== undefined && o.boundaryAngle > 180) throw trainUsage(`--boundary-angle is in degrees (0, 180], got ${o.boundaryAngle}`, 'give e.g. --boundary-angle 90');
-  const loss: FinetuneLoss = o.loss ?? (o.teacher !== undefined ? 'dual' : 'ce');
+  const onTeacher = o.target === 'teacher';
+  if (onTeacher) checkTeacherTarget(o);
+  const loss: FinetuneLoss = o.loss ?? (o.teacher !== undefined && !onTeacher ? 'dual' : 'ce');
   if ((loss === 'dual' || loss === 'kl' || o.boundaryAngle !== undefined) && o.teacher === undefined) {
     throw trainUsage(`--loss ${loss}${o.boundaryAngle !== undefined ? ' with --boundary-angle' : ''} needs the teacher's class distribution, and no --teacher was given`, 'give --teacher CKPT, or train with --loss ce');
   }
@@ -111,7 +118,7 @@ export async function prepareFinetune(o: FinetuneOptions): Promise<PreparedFinet
   let resumeDir: string | undefined;
   let studentConfig: SpikeClipConfig | undefined;
   const from = resuming ? (resumeDir = await resolveResume(o.resume as string, o.out)) : o.checkpoint;
-  if (from !== undefined) {
+  if (from !== undefined && !onTeacher) {
     const cc = await readCheckpointConfig(from);
     if (cc.kind !== 'student') throw new TrainError(`${from} is a ${String(cc.kind)} checkpoint; finetune trains a student`, 'E_CHECKPOINT', 'give --checkpoint a student checkpoint (from pretrain or convert import)');
     studentConfig = await checkStudentCheckpoint(from);
@@ -146,7 +153,8 @@ export async function prepareFinetune(o: FinetuneOptions): Promise<PreparedFinet
   const options: Record<string, unknown> = {
     checkpoint: o.checkpoint !== undefined ? path.resolve(o.checkpoint) : null,
     teacher: o.teacher !== undefined ? path.resolve(o.teacher) : null,
-    preset: o.checkpoint === undefined ? o.preset ?? 'spikeclip-b' : null,
+    ...(onTeacher ? { target: 'teacher' } : {}),
+    preset: o.checkpoint === undefined && !onTeacher ? o.preset ?? 'spikeclip-b' : null,
     dataset: o.dataset,
     dataDir: o.dataDir !== undefined ? path.resolve(o.dataDir) : null,
     loss,
@@ -185,6 +193,7 @@ export async function prepareFinetune(o: FinetuneOptions): Promise<PreparedFinet
 
 /** Loads the student and teacher, builds W and the teacher's distribution, and trains. */
 export async function executeFinetune(p: PreparedFinetune): Promise<FinetuneResult> {
+  if (p.options.target === 'teacher') return executeTeacherFinetune(p);
   const o = p.o;
   const opt = p.options;
   // the run folder is made once the models and W are ready (a degenerate W writes nothing)
