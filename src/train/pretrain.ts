@@ -31,7 +31,7 @@ import { Adam } from './optimizer';
 import { checkRunOptions, type TrainRunOptions } from './run-options';
 import { restoreTrainingState, trainingInfo } from './resume';
 import { checkResumeParams, resolveResume, RunDir, RUN_FILES, type RunParamsFile } from './run-dir';
-import { checkStudentFitsTeacher, readTeacherConfig, copyTeacherEmbeddings, studentConfigFor } from './student-setup';
+import { checkStudentFitsTeacher, readTeacherConfig, copyTeacherEmbeddings, firingTextInit, studentConfigFor } from './student-setup';
 import { ImageAlignTask } from './tasks/align-image';
 import { TextAlignTask, type TextCorpus } from './tasks/align-text';
 import { ContrastiveTask, type ContrastiveModel } from './tasks/contrastive';
@@ -272,6 +272,11 @@ async function loadStudent(p: PreparedPretrain, teacher: Encoder | undefined, te
   }
   const model = new SpikeClip(studentConfigFor(p.options.preset as string, p.teacherConfig), { seed: o.seed ?? 0 });
   if (teacherModel) copyTeacherEmbeddings(model, teacherModel);
+  // A fresh spiking text encoder with copied CLIP embeddings (std ~0.02) never reaches V_th: alignment
+  // then only learns fc2's bias (1 - cos stays ~0.7). Make it fire, as finetune does for fresh students
+  // (docs/training.md, "text encoder firing"): on shapes with a clip-tiny teacher, 150 epochs reach
+  // 1 - cos 0.0013 instead of 0.698.
+  if (p.phases.some((ph) => ph.part === 'text')) firingTextInit(model, o.seed ?? 0);
   return { model, tokenizerFiles: teacher?.tokenizerFiles };
 }
 
