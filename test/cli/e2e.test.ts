@@ -97,17 +97,6 @@ describe('--json envelope', () => {
     }
   });
 
-  it('reports a capability that has not landed as status 3, never as success', () => {
-    const r = cli(['demo', '--json']);
-    expect(r.status).toBe(3);
-    expect(JSON.parse(r.stdout)).toMatchObject({ status: 3, error: { code: 'E_NOT_AVAILABLE' } });
-    const human = cli(['demo']);
-    expect(human.status).toBe(3);
-    expect(human.stdout).toBe('');
-    expect(human.stderr.trim().split('\n')).toHaveLength(1);
-    expect(human.stderr).toMatch(/^Error: spikeclip demo is not available yet: /);
-  });
-
   it('reports a usage error as JSON too', () => {
     const r = cli(['inspect', '--no-such-flag', '--json']);
     expect(r.status).toBe(2);
@@ -138,8 +127,8 @@ describe('errors', () => {
   });
 
   it('--debug adds the stack trace', () => {
-    const r = cli(['demo', '--debug']);
-    expect(r.status).toBe(3);
+    const r = cli(['inspect', path.join(os.tmpdir(), 'spikeclip-no-such-checkpoint'), '--debug']);
+    expect(r.status).toBe(4);
     expect(r.stderr).toMatch(/\n\s+at /);
   });
 
