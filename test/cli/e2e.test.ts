@@ -83,6 +83,8 @@ describe('--json envelope', () => {
     // shapes is built in: nothing is fetched, whatever network the machine has
     'data verify': ['--dataset', 'shapes', '--data-dir', os.tmpdir()],
     'data download': ['--dataset', 'shapes', '--data-dir', os.tmpdir()],
+    // a missing teacher stops the demo before any training (the full run is tested on its own)
+    demo: ['--teacher', path.join(os.tmpdir(), 'spikeclip-no-such-teacher'), '--out', path.join(os.tmpdir(), 'spikeclip-demo-never')],
   };
 
   it.each(COMMANDS)('%s --json prints one JSON document with a status that is the exit code', (cmd) => {
