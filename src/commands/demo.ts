@@ -8,18 +8,15 @@ import { formatDemoSummary, type DemoSummary } from '../demo/summary';
 
 export default class Demo extends SpikeclipCommand<typeof Demo> {
   static override summary = 'The whole SpikeCLIP pipeline on the built-in synthetic "shapes" data: no download needed.';
-  static override description = `A real run, stage by stage, of the same code the commands use, into one run folder (--out):
-1. teacher: a small ANN CLIP (clip-tiny) trained contrastively on the shapes captions
-   (pretrain --part clip --target teacher; --teacher CKPT skips it);
-2. align-text, align-image: the spiking text encoder, then the image encoder (spikeclip-tiny)
-   aligned to that teacher (pretrain --part text, then --part image);
-3. finetune: dual-loss (CE + KL) fine-tuning on the shapes classes;
-4. eval: teacher, student before and after fine-tuning on the test split, and zero-shot accuracy
-   on the colour-shape combinations held out of training, against chance;
-5. energy: energy report of the student against its ANN twin, with its chart (SVG).
-Then a summary: accuracy per stage, energy per image, firing rate, wall time, every file, and the
-commands that do the same on CIFAR-10 with a real CLIP teacher. --quick is a smaller budget (a
-smoke run; the tests run it). See docs/demo.md for timings.`;
+  static override description = [
+    'A real run, stage by stage, of the same code the commands use, into one run folder (--out).',
+    '1. teacher: a small ANN CLIP (clip-tiny) trained contrastively on the shapes captions (pretrain --part clip --target teacher; --teacher CKPT skips it).',
+    '2. align-text, align-image: the spiking text encoder, then the spiking image encoder (spikeclip-tiny), aligned to that teacher (pretrain --part text, then --part image).',
+    '3. finetune: dual-loss (CE + KL) fine-tuning of the spiking image encoder on the shapes classes.',
+    '4. eval: the teacher and the student before and after fine-tuning on the test split, with the zero-shot accuracy on the colour-shape combinations held out of training, against chance.',
+    '5. energy: energy report of the student against its ANN twin, with its chart (SVG).',
+    'Then a summary: accuracy per stage, energy per image, firing rate, wall time, every file, and the commands that do the same on CIFAR-10 with a real CLIP teacher. --quick is a smaller budget (a smoke run; the tests run it). docs/demo.md has the timings.',
+  ].join('\n');
 
   static override examples = [
     '<%= config.bin %> demo',

@@ -14,6 +14,8 @@ export interface TrainBudget {
   batchSize: number;
   lr: number;
   lrMin: number;
+  /** Linear warm-up steps (0: none). */
+  warmupSteps?: number;
   /** Optimiser steps in all (stops the run early; a checkpoint is saved there). */
   maxSteps?: number;
 }
@@ -31,7 +33,7 @@ export interface DemoBudget {
 
 /** The default run: sized to finish in about five minutes on 2 cores (docs/demo.md has the measurements). */
 export const DEMO_BUDGET: Readonly<DemoBudget> = Object.freeze({
-  teacher: { epochs: 2, batchSize: 32, lr: 1e-3, lrMin: 1e-4 },
+  teacher: { epochs: 6, batchSize: 32, lr: 3e-3, lrMin: 1e-4, warmupSteps: 40 },
   text: { epochs: 150, batchSize: 144, lr: 5e-3, lrMin: 5e-4 },
   image: { epochs: 1, batchSize: 32, lr: 5e-3, lrMin: 5e-4 },
   finetune: { epochs: 1, batchSize: 32, lr: 5e-4, lrMin: 1e-5 },

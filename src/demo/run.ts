@@ -111,7 +111,7 @@ export async function prepareDemo(o: DemoOptions): Promise<PreparedDemo> {
 const now = (): number => Number(process.hrtime.bigint()) / 1e9;
 
 function trainOptions(b: TrainBudget) {
-  return { epochs: b.epochs, batchSize: b.batchSize, lr: b.lr, lrMin: b.lrMin, maxSteps: b.maxSteps, tMax: b.epochs };
+  return { epochs: b.epochs, batchSize: b.batchSize, lr: b.lr, lrMin: b.lrMin, warmupSteps: b.warmupSteps, maxSteps: b.maxSteps, tMax: b.epochs };
 }
 
 function lastMetrics(last: Record<string, unknown> | undefined, extra: Record<string, unknown>): Record<string, unknown> {
