@@ -230,7 +230,7 @@ export async function executeDemo(p: PreparedDemo): Promise<DemoSummary | DemoIn
       energy: energyConstants('fp32'),
       inputs: { kind: 'dataset', dataset: 'shapes', split: 'test', samples: b.energySamples, seed },
       backend: o.backend,
-      commandLine: ['spikeclip', 'energy', 'report', '--checkpoint', finetuned, '--dataset', 'shapes', '--samples', String(b.energySamples), '--chart', energyFiles.chart],
+      commandLine: ['spikeclip', 'energy', 'report', '--checkpoint', finetuned, '--dataset', 'shapes', '--samples', String(b.energySamples), '--plot', energyFiles.chart],
       onNote: o.onLog,
       onProgress: (q) => o.onStatus?.(`${q.encoder} encoder: ${q.done}${q.total !== null ? `/${q.total}` : ''}`),
     });

@@ -125,10 +125,10 @@ export function cifar10Commands(): string[] {
     'spikeclip convert teacher --from ~/models/clip-vit-base-patch16 --out ckpt/clip-b16',
     'spikeclip data download --dataset cifar10 --data-dir ~/data',
     'spikeclip pretrain --part text --teacher ckpt/clip-b16 --dataset cifar10 --dataset cifar100 --out runs/c10-text',
-    'spikeclip pretrain --part image --teacher ckpt/clip-b16 --init runs/c10-text/checkpoints/latest --dataset cifar10 --data-dir ~/data --out runs/c10-image',
+    'spikeclip pretrain --part image --teacher ckpt/clip-b16 --checkpoint runs/c10-text/checkpoints/latest --dataset cifar10 --data-dir ~/data --out runs/c10-image',
     'spikeclip finetune --checkpoint runs/c10-image/checkpoints/best --teacher ckpt/clip-b16 --dataset cifar10 --data-dir ~/data --out runs/c10-ft',
     'spikeclip eval --checkpoint runs/c10-ft/checkpoints/best --dataset cifar10 --data-dir ~/data',
-    'spikeclip energy report --checkpoint runs/c10-ft/checkpoints/best --dataset cifar10 --data-dir ~/data --chart runs/c10-ft/energy.svg',
+    'spikeclip energy report --checkpoint runs/c10-ft/checkpoints/best --dataset cifar10 --data-dir ~/data --plot runs/c10-ft/energy.svg',
   ];
 }
 
