@@ -19,13 +19,7 @@ export interface Progress {
 }
 
 /** "1h02m", "3m05s", "42s" for a duration in seconds ("?" when unknown). */
-export function formatDuration(seconds: number): string {
-  if (!Number.isFinite(seconds) || seconds < 0) return '?';
-  const s = Math.round(seconds);
-  if (s < 60) return `${s}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
-  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
-}
+export { formatDuration } from '../io/duration';
 
 export interface ProgressOptions {
   /** Plain progress lines when not spinning: at most one per this many ms (default from SPIKECLIP_PROGRESS_INTERVAL seconds, else 30 s). */

@@ -16,7 +16,7 @@ export default class Demo extends SpikeclipCommand<typeof Demo> {
     '4. eval: the teacher and the student before and after fine-tuning on the test split, with the zero-shot accuracy on the colour-shape combinations held out of training, against chance.',
     '5. energy: energy report of the student against its ANN twin, with its chart (SVG).',
     'Then a summary: accuracy per stage, energy per image, firing rate, wall time, every file, and the commands that do the same on CIFAR-10 with a real CLIP teacher. --quick is a smaller budget (a smoke run; the tests run it). docs/demo.md has the timings.',
-  ].join('\n');
+  ].join('\n\n');
 
   static override examples = [
     '<%= config.bin %> demo',

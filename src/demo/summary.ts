@@ -4,7 +4,7 @@
  * where every file is, and the commands that do the same on CIFAR-10 with a real CLIP teacher.
  */
 import type { EvalResultJson } from '../eval/results';
-import { formatDuration } from '../cli/progress';
+import { formatDuration } from '../io/duration';
 import type { DemoStage } from './plan';
 
 export interface HeldOutAccuracy {
