@@ -14,6 +14,7 @@
  * runs the stages in order, each stage's own prepare step checking its inputs just before it runs.
  */
 import * as fs from 'fs';
+import { EXIT, UserError } from '../errors';
 import * as path from 'path';
 import { writeEnergyChart } from '../energy/chart';
 import { energyConstants } from '../energy/model';
@@ -31,13 +32,9 @@ import { TrainError } from '../train/errors';
 import { DEMO_BUDGET, DEMO_QUICK_BUDGET, defaultDemoOut, demoLayout, type DemoBudget, type DemoLayout, type DemoStage, type TrainBudget } from './plan';
 import { cifar10Commands, modelAccuracy, type DemoSummary, type ModelAccuracy, type StageRecord } from './summary';
 
-export class DemoError extends Error {
-  constructor(
-    message: string,
-    readonly code: string,
-    readonly fix: string,
-  ) {
-    super(message);
+export class DemoError extends UserError {
+  constructor(message: string, code: string, fix: string) {
+    super(message, { code, fix, exitCode: EXIT.usage });
     this.name = 'DemoError';
   }
 }
