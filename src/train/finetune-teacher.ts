@@ -18,7 +18,8 @@ import { loadTeacherCheckpoint, type LoadedTeacher } from '../teacher/checkpoint
 import { saveTeacherCheckpoint } from '../teacher/save';
 import { TrainError, trainUsage } from './errors';
 import type { FinetuneOptions, FinetuneResult, PreparedFinetune } from './finetune';
-import { initialLoopState, runLoop, type LoopState } from './loop';
+import { initialLoopState, runLoop, type LoopOptions, type LoopState } from './loop';
+import { finetuneLoopOptions } from './run-options';
 import { Adam } from './optimizer';
 import { restoreTrainingState, trainingInfo } from './resume';
 import { RunDir } from './run-dir';
@@ -96,43 +97,24 @@ export async function executeTeacherFinetune(p: PreparedFinetune): Promise<Finet
     const tokenizerFiles = t.tokenizerFiles;
     const source = t.checkpointConfig.source;
     log(`${task.name} on ${p.train.dataset} (${p.train.size} images at ${S}x${S}, ${W.numClasses} classes, ${task.params.reduce((n, [, v]) => n + v.size, 0)} parameters, logit scale ${task.scale.toFixed(2)}); best by top-1 on ${p.select.split} (${p.select.size} images)`);
-    const r = await runLoop(task, optimizer, run, state, {
-      epochs: opt.epochs as number,
-      maxSteps: o.maxSteps,
-      lr: opt.lr as number,
-      lrMin: opt.lrMin as number,
-      tMax: opt.tMax as number,
-      gradAccum: opt.gradAccum as number,
-      logEvery: opt.logEvery as number,
-      saveEvery: opt.saveEvery as number,
-      saveEverySteps: opt.saveEverySteps as number,
-      evalEvery: opt.evalEvery as number,
-      keep: opt.keep as number,
-      warmupSteps: opt.warmupSteps as number,
-      patience: o.patience,
-      select: { metric: 'val_top1', mode: 'max' },
-      stopRequested: o.stopRequested ?? (() => false),
-      save: async (dir, st) => {
-        await saveTeacherCheckpoint(dir, teacher, {
-          tokenizerFiles,
-          preprocessorConfig: (t.checkpointConfig.preprocessor_config as Record<string, unknown> | undefined) ?? undefined,
-          provenance: o.provenance ?? {},
-          ...(source !== undefined && source !== null && typeof source === 'object' ? { source: source as Record<string, unknown> } : {}),
-          extra: {
-            stage: 'finetune-teacher',
-            dataset: p.train.dataset,
-            classNames: p.candidates.names,
-            loss: 'ce',
-            selectOn: opt.selectOn,
-            initFrom: opt.teacher,
-          },
-          trainingState: { tensors: optimizer.stateTensors(), info: trainingInfo(st, optimizer, { seed: opt.seed }) },
-        });
-      },
-      onProgress: o.onProgress,
-      onStatus: o.onStatus,
-      onLog: o.onLog,
-    });
+    const save: LoopOptions['save'] = async (dir, st) => {
+      await saveTeacherCheckpoint(dir, teacher, {
+        tokenizerFiles,
+        preprocessorConfig: (t.checkpointConfig.preprocessor_config as Record<string, unknown> | undefined) ?? undefined,
+        provenance: o.provenance ?? {},
+        ...(source !== undefined && source !== null && typeof source === 'object' ? { source: source as Record<string, unknown> } : {}),
+        extra: {
+          stage: 'finetune-teacher',
+          dataset: p.train.dataset,
+          classNames: p.candidates.names,
+          loss: 'ce',
+          selectOn: opt.selectOn,
+          initFrom: opt.teacher,
+        },
+        trainingState: { tensors: optimizer.stateTensors(), info: trainingInfo(st, optimizer, { seed: opt.seed }) },
+      });
+    };
+    const r = await runLoop(task, optimizer, run, state, finetuneLoopOptions(opt, o, save));
     return {
       out: run.root,
       dataset: p.train.dataset,

@@ -30,7 +30,7 @@ import { teacherImageFeatures } from './feature-cache';
 import { type KlReduction, teacherDistribution } from './losses';
 import { initialLoopState, runLoop, type LoopOptions, type LoopResult, type LoopState } from './loop';
 import { Adam } from './optimizer';
-import { checkPositive, checkRunOptions, type TrainRunOptions } from './run-options';
+import { checkPositive, checkRunOptions, finetuneLoopOptions, type TrainRunOptions } from './run-options';
 import { restoreTrainingState, trainingInfo } from './resume';
 import { checkResumeParams, resolveResume, RunDir } from './run-dir';
 import { checkStudentFitsTeacher, readTeacherConfig, firingTextInit, identicalClassVectors, studentConfigFor } from './student-setup';
@@ -308,27 +308,7 @@ export async function executeFinetune(p: PreparedFinetune): Promise<FinetuneResu
       });
     };
     log(`${task.name} on ${p.train.dataset} (${p.train.size} images, ${W.numClasses} classes); best by top-1 on ${p.select.split} (${p.select.size} images)${opt.selectOn === 'test' ? ' — the test split, as the reference (recorded in params.json)' : ''}`);
-    const r = await runLoop(task, optimizer, run, state, {
-      epochs: opt.epochs as number,
-      maxSteps: o.maxSteps,
-      lr: opt.lr as number,
-      lrMin: opt.lrMin as number,
-      tMax: opt.tMax as number,
-      gradAccum: opt.gradAccum as number,
-      warmupSteps: opt.warmupSteps as number,
-      logEvery: opt.logEvery as number,
-      saveEvery: opt.saveEvery as number,
-      saveEverySteps: opt.saveEverySteps as number,
-      evalEvery: opt.evalEvery as number,
-      keep: opt.keep as number,
-      patience: o.patience,
-      select: { metric: 'val_top1', mode: 'max' },
-      stopRequested: o.stopRequested ?? (() => false),
-      save,
-      onProgress: o.onProgress,
-      onStatus: o.onStatus,
-      onLog: o.onLog,
-    });
+    const r = await runLoop(task, optimizer, run, state, finetuneLoopOptions(opt, o, save));
     return {
       out: run.root,
       dataset: p.train.dataset,

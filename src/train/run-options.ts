@@ -4,7 +4,7 @@
  */
 import type { StudentResize } from '../data/transforms';
 import { trainUsage } from './errors';
-import type { ProgressInfo } from './loop';
+import type { LoopOptions, ProgressInfo } from './loop';
 
 export interface TrainRunOptions {
   epochs?: number;
@@ -53,4 +53,32 @@ export function checkRunOptions(o: TrainRunOptions): void {
   }
   if (o.warmupSteps !== undefined && !(Number.isInteger(o.warmupSteps) && o.warmupSteps >= 0)) throw trainUsage(`--warmup-steps must be an integer >= 0, got ${o.warmupSteps}`, 'give --warmup-steps 0 or more');
   if (o.lrMin !== undefined && !(o.lrMin >= 0)) throw trainUsage(`--lr-min must be a number >= 0, got ${o.lrMin}`, 'give --lr-min 0 or more');
+}
+
+/**
+ * The loop's options of a fine-tuning run (student or teacher) from its params.json options and
+ * the service's hooks: best checkpoint by validation top-1.
+ */
+export function finetuneLoopOptions(opt: Record<string, unknown>, o: TrainRunOptions, save: LoopOptions['save']): LoopOptions {
+  return {
+    epochs: opt.epochs as number,
+    maxSteps: o.maxSteps,
+    lr: opt.lr as number,
+    lrMin: opt.lrMin as number,
+    tMax: opt.tMax as number,
+    gradAccum: opt.gradAccum as number,
+    warmupSteps: opt.warmupSteps as number,
+    logEvery: opt.logEvery as number,
+    saveEvery: opt.saveEvery as number,
+    saveEverySteps: opt.saveEverySteps as number,
+    evalEvery: opt.evalEvery as number,
+    keep: opt.keep as number,
+    patience: o.patience,
+    select: { metric: 'val_top1', mode: 'max' },
+    stopRequested: o.stopRequested ?? (() => false),
+    save,
+    onProgress: o.onProgress,
+    onStatus: o.onStatus,
+    onLog: o.onLog,
+  };
 }
