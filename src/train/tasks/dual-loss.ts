@@ -13,7 +13,8 @@
  */
 import * as tf from '../../tf';
 import type { DataLoader } from '../../data/loader';
-import { ZeroShotClassifier, type ClassMatrix } from '../../eval/classifier';
+import type { ClassMatrix } from '../../eval/classifier';
+import { validateTopK } from './top-k';
 import { l2Normalize } from '../../models/normalize';
 import type { SpikeClip } from '../../models/spikeclip';
 import { SpikeMonitor } from '../../snn/monitor';
@@ -126,28 +127,9 @@ export class DualLossTask implements TrainTask<LabelledBatch> {
   /** Top-1 of the zero-shot classifier W on the selection split, and the firing rates there. */
   async validate(onProgress?: (text: string) => void): Promise<ValidationResult> {
     if (!this.val) return { metrics: {} };
-    const clf = new ZeroShotClassifier({ weights: this.W.dataSync() as Float32Array, numClasses: this.W.shape[0], dim: this.W.shape[1] });
     const monitor = new SpikeMonitor();
-    let correct = 0;
-    let correct5 = 0;
-    let n = 0;
-    try {
-      for await (const b of this.val.loader.epoch(0)) {
-        const f = tf.tidy(() => this.model.encodeImage(tf.tensor4d(b.images, b.shape), { training: false, monitor }));
-        const pred = clf.classify(f);
-        f.dispose();
-        for (let i = 0; i < b.labels.length; i++) {
-          const row = pred.topk.subarray(i * pred.k, (i + 1) * pred.k);
-          if (row[0] === b.labels[i]) correct++;
-          if (row.includes(b.labels[i])) correct5++;
-        }
-        n += b.labels.length;
-        onProgress?.(`validation: ${n} images`);
-      }
-    } finally {
-      clf.dispose();
-    }
-    return { metrics: n > 0 ? { val_top1: correct / n, val_top5: correct5 / n } : {}, firingRates: firingRatesOf(monitor) };
+    const metrics = await validateTopK(this.val.loader, this.W, (x) => this.model.encodeImage(x, { training: false, monitor }), onProgress);
+    return { metrics, firingRates: firingRatesOf(monitor) };
   }
 
   dispose(): void {

@@ -11,7 +11,8 @@
  */
 import * as tf from '../../tf';
 import type { DataLoader } from '../../data/loader';
-import { ZeroShotClassifier, type ClassMatrix } from '../../eval/classifier';
+import type { ClassMatrix } from '../../eval/classifier';
+import { validateTopK } from './top-k';
 import type { ClipTeacher } from '../../models/clip-teacher';
 import { l2Normalize } from '../../models/normalize';
 import { crossEntropy, MAX_LOGIT_SCALE } from '../losses';
@@ -78,27 +79,8 @@ export class TeacherCeTask implements TrainTask<LabelledBatch> {
   /** Top-1 and top-5 of the teacher against W on the selection split. */
   async validate(onProgress?: (text: string) => void): Promise<ValidationResult> {
     if (!this.val) return { metrics: {} };
-    const clf = new ZeroShotClassifier({ weights: this.W.dataSync() as Float32Array, numClasses: this.W.shape[0], dim: this.W.shape[1] });
-    let correct = 0;
-    let correct5 = 0;
-    let n = 0;
-    try {
-      for await (const b of this.val.loader.epoch(0)) {
-        const f = tf.tidy(() => this.teacher.encodeImage(tf.tensor4d(b.images, b.shape)));
-        const pred = clf.classify(f);
-        f.dispose();
-        for (let i = 0; i < b.labels.length; i++) {
-          const row = pred.topk.subarray(i * pred.k, (i + 1) * pred.k);
-          if (row[0] === b.labels[i]) correct++;
-          if (row.includes(b.labels[i])) correct5++;
-        }
-        n += b.labels.length;
-        onProgress?.(`validation: ${n} images`);
-      }
-    } finally {
-      clf.dispose();
-    }
-    return { metrics: n > 0 ? { val_top1: correct / n, val_top5: correct5 / n } : {} };
+    const metrics = await validateTopK(this.val.loader, this.W, (x) => this.teacher.encodeImage(x), onProgress);
+    return { metrics };
   }
 
   dispose(): void {
