@@ -6,18 +6,11 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { BadInputError, EXIT, NotAvailableError, SpikeclipError, UserError } from '../src/errors';
+import { sourceFiles } from './helpers/sources';
+
+const sources = (dir: string): string[] => sourceFiles(dir, (n) => n.endsWith('.ts') && !n.endsWith('.d.ts'));
 
 const SRC = path.resolve(__dirname, '..', 'src');
-
-function sources(dir: string): string[] {
-  const out: string[] = [];
-  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) out.push(...sources(p));
-    else if (e.name.endsWith('.ts') && !e.name.endsWith('.d.ts')) out.push(p);
-  }
-  return out;
-}
 
 type ErrorClass = new (...args: unknown[]) => Error;
 

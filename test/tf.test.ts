@@ -13,6 +13,7 @@ import { installTrainingKernels } from '../src/backend/gradients';
 import { SpikeClip, type SpikeClipConfig } from '../src/models';
 import { DEFAULT_NEURON, TRAINING } from '../src/snn';
 import { alignmentLoss } from '../src/train/losses';
+import { sourceFiles as sources } from './helpers/sources';
 
 const ROOT = path.resolve(__dirname, '..');
 
@@ -82,16 +83,6 @@ describe.each(['cpu', 'wasm'])('a SpikeCLIP training step on %s', (backend) => {
 });
 
 describe('TF.js comes through src/tf.ts only', () => {
-  function sources(dir: string): string[] {
-    const out: string[] = [];
-    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-      const p = path.join(dir, e.name);
-      if (e.isDirectory()) out.push(...sources(p));
-      else if (/\.(ts|js)$/.test(e.name)) out.push(p);
-    }
-    return out;
-  }
-
   it('no source, test or bench imports the umbrella @tensorflow/tfjs, or tfjs-core by value outside src/tf.ts', () => {
     const bad: string[] = [];
     for (const file of ['src', 'test', 'bench'].flatMap((d) => sources(path.join(ROOT, d)))) {

@@ -5,20 +5,11 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { sourceFiles as sources } from '../helpers/sources';
 
 const SRC = path.resolve(__dirname, '..', '..', 'src');
 const CLI = path.join(SRC, 'cli');
 const ABOVE_CLI = [CLI, path.join(SRC, 'commands')];
-
-function sources(dir: string): string[] {
-  const out: string[] = [];
-  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) out.push(...sources(p));
-    else if (/\.(ts|js)$/.test(e.name)) out.push(p);
-  }
-  return out;
-}
 
 /** Module specifiers of import/export-from statements, dynamic imports and requires (comments stripped). */
 function moduleSpecifiers(text: string): string[] {
