@@ -12,7 +12,7 @@ import { DatasetError } from './types';
 import { readSettingsTextSync } from '../io/bounded-read';
 
 /** Datasets that are generated, not downloaded. */
-export const BUILT_IN_DATASETS = ['shapes'];
+export const BUILT_IN_DATASETS = ['shapes', 'shapes-simple'];
 
 export interface VerifiedFile extends FileCheck {
   /** CIFAR's format variant, when the dataset has several. */

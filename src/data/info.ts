@@ -6,6 +6,7 @@
 import './shapes-dataset';
 import { datasetInfo, DatasetInfo, defaultDataDir } from './registry';
 import { shapesLayout } from './shapes';
+import { BUILT_IN_DATASETS } from './archives';
 
 export interface DataInfoReport extends DatasetInfo {
   /** The data directory searched (absent for the built-in shapes set). */
@@ -23,7 +24,7 @@ export interface DataInfoOptions {
 
 export async function dataInfo(name: string, opts: DataInfoOptions = {}): Promise<DataInfoReport> {
   const info = await datasetInfo(name, opts);
-  const builtIn = info.dataset === 'shapes';
+  const builtIn = (BUILT_IN_DATASETS as readonly string[]).includes(info.dataset);
   const report: DataInfoReport = { ...info, builtIn };
   if (!builtIn) report.dataDir = opts.dataDir ?? defaultDataDir();
   if (builtIn) {

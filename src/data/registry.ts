@@ -101,6 +101,8 @@ export function registerDataset(name: string, opener: DatasetOpener): void {
 const LAZY_BUILT_INS: Record<string, () => void> = {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   shapes: () => require('./shapes-dataset'),
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  'shapes-simple': () => require('./shapes-dataset'),
 };
 
 function ensureBuiltIns(): void {

@@ -69,7 +69,17 @@ export interface ShapesOptions {
    * Either way the pixels are the same (tested).
    */
   render?: ShapesRenderMode;
+  /**
+   * How much the drawings vary (default 'full'): 'full' puts each shape at a random position, size
+   * (radius 16-34 of 100) and rotation on a solid, gradient or noise background; 'simple' draws it
+   * upright, centred, at radius 27-33, on a solid muted background. Colours and classes are the
+   * same. 'simple' is what a small model learns shape from in minutes on a CPU (`shapes-simple`).
+   */
+  variant?: ShapesVariant;
 }
+
+export const SHAPES_VARIANTS = ['full', 'simple'] as const;
+export type ShapesVariant = (typeof SHAPES_VARIANTS)[number];
 
 export type ShapesBackground =
   | { kind: 'solid'; rgb: [number, number, number] }
@@ -172,7 +182,7 @@ function mutedColour(rng: Rng): [number, number, number] {
 const NOISE_GRID = 16;
 
 /** The drawing parameters of one sample; a pure function of (seed, split, index, label, colour, kind). */
-export function shapeSpec(seed: number, split: ShapesBaseSplit, index: number, label: number, colour: string, kind: ShapeKind): ShapeSpec {
+export function shapeSpec(seed: number, split: ShapesBaseSplit, index: number, label: number, colour: string, kind: ShapeKind, variant: ShapesVariant = 'full'): ShapeSpec {
   const rng = rngOf(seed, 'shapes', SHAPES_VERSION, split, index);
   const base = SHAPE_COLOURS.find((c) => c.name === colour)!.rgb;
   const fill: [number, number, number] = [
@@ -198,6 +208,11 @@ export function shapeSpec(seed: number, split: ShapesBaseSplit, index: number, l
       for (let ch = 0; ch < 3; ch++) pixels[p * 3 + ch] = clampByte(baseBg[ch] + shade + uniform(rng, -6, 6));
     }
     background = { kind: 'noise', grid: NOISE_GRID, pixels };
+  }
+  if (variant === 'simple') {
+    // The same draws as 'full' (so the fill and the background tint are shared), then pinned.
+    const simpleBackground: ShapesBackground = background.kind === 'solid' ? background : { kind: 'solid', rgb: mutedColour(rng) };
+    return { label, colour, kind, fill, cx: 50, cy: 50, r: 27 + ((r - 16) / 18) * 6, rotation: 0, background: simpleBackground };
   }
   return { label, colour, kind, fill, cx, cy, r, rotation, background };
 }
@@ -405,6 +420,8 @@ export function shapesFingerprint(opts: ShapesOptions, split: string): string {
   const sizes = shapesSizes(opts);
   return [
     `shapes/v${SHAPES_VERSION}`,
+    // absent for 'full', so caches of the default set made before variants existed stay valid
+    ...(opts.variant === 'simple' ? ['variant=simple'] : []),
     `seed=${opts.seed ?? 0}`,
     `split=${split}`,
     `size=${opts.size ?? 32}`,
@@ -438,6 +455,8 @@ export async function openShapes(split: string, opts: ShapesOptions = {}): Promi
   const seed = opts.seed ?? 0;
   if (!Number.isInteger(seed)) throw err(`seed must be an integer, got ${seed}`);
   const size = checkSize('size', opts.size ?? 32, 8, 2048);
+  const variant = opts.variant ?? 'full';
+  if (!(SHAPES_VARIANTS as readonly string[]).includes(variant)) throw err(`variant must be ${SHAPES_VARIANTS.join(' or ')}, got ${String(variant)}`);
   const layout = shapesLayout(opts);
   const sizes = shapesSizes(opts);
   const parts: Array<{ split: ShapesBaseSplit; n: number }> =
@@ -460,7 +479,7 @@ export async function openShapes(split: string, opts: ShapesOptions = {}): Promi
     const label = labelOf(base, j);
     const colour = layout.colours[Math.floor(label / layout.kinds.length)];
     const kind = layout.kinds[label % layout.kinds.length];
-    return shapeSpec(seed, base, j, label, colour, kind);
+    return shapeSpec(seed, base, j, label, colour, kind, variant);
   };
   const requested = opts.render ?? 'auto';
   if (!['auto', 'rgb', 'svg', 'lazy'].includes(requested)) throw err(`render must be auto, rgb, svg or lazy, got ${String(requested)}`);
@@ -494,8 +513,9 @@ export async function openShapes(split: string, opts: ShapesOptions = {}): Promi
 
   const fmt = (i: number): string => `${split}/${String(i).padStart(6, '0')}`;
   const classNames = layout.classNames;
+  const dataset = variant === 'simple' ? 'shapes-simple' : 'shapes';
   const result: ShapesSplit = {
-    dataset: 'shapes',
+    dataset,
     split,
     classNames,
     size: n,
@@ -511,7 +531,7 @@ export async function openShapes(split: string, opts: ShapesOptions = {}): Promi
     sample(i: number): Sample {
       const { split: base, j } = locate(i);
       const label = labelOf(base, j);
-      return { index: i, label, caption: shapesCaption(classNames[label]), id: `shapes:${fmt(i)}` };
+      return { index: i, label, caption: shapesCaption(classNames[label]), id: `${dataset}:${fmt(i)}` };
     },
     source(i: number): ImageSource {
       if (images) {

@@ -46,7 +46,7 @@ export const FOLDER_TEMPLATES: readonly string[] = Object.freeze(['a photo of a 
  */
 export function defaultTemplates(dataset: string): readonly string[] {
   const base = dataset.split(':')[0].toLowerCase();
-  if (base === 'shapes') return SHAPES_TEMPLATES;
+  if (base === 'shapes' || base === 'shapes-simple') return SHAPES_TEMPLATES;
   return TEMPLATES_BY_DATASET[base] ?? FOLDER_TEMPLATES;
 }
 

@@ -198,6 +198,37 @@ describe('shapes dataset', () => {
   });
 });
 
+describe("the 'simple' variant (shapes-simple)", () => {
+  it('draws the same classes and fills upright, centred, at radius 27-33, on a solid background', async () => {
+    const full = await openShapes('train', { seed: 3, render: 'svg' });
+    const simple = await openShapes('train', { seed: 3, render: 'svg', variant: 'simple' });
+    expect(simple.dataset).toBe('shapes-simple');
+    expect(simple.classNames).toEqual(full.classNames);
+    expect(simple.fingerprint).not.toBe(full.fingerprint);
+    expect(simple.sample(7).id).toBe('shapes-simple:train/000007');
+    for (let i = 0; i < 60; i++) {
+      const a = full.spec(i);
+      const b = simple.spec(i);
+      expect([b.label, b.kind, b.fill]).toEqual([a.label, a.kind, a.fill]);
+      expect([b.cx, b.cy, b.rotation]).toEqual([50, 50, 0]);
+      expect(b.r).toBeGreaterThanOrEqual(27);
+      expect(b.r).toBeLessThanOrEqual(33);
+      expect(b.background.kind).toBe('solid');
+    }
+    // the default variant's fingerprint is the one it had before variants existed
+    expect(full.fingerprint).not.toMatch(/variant/);
+  });
+
+  it('is a dataset of its own in the registry and refuses unknown variants', async () => {
+    expect(knownDatasets()).toEqual(expect.arrayContaining(['shapes', 'shapes-simple']));
+    const a = await openDataset('shapes-simple', { split: 'val', seed: 2 });
+    const b = await openShapes('val', { seed: 2, render: 'svg', variant: 'simple' });
+    expect(a.fingerprint).toBe(b.fingerprint);
+    expect(a.dataset).toBe('shapes-simple');
+    await expect(openShapes('train', { variant: 'wobbly' as 'simple' })).rejects.toThrow(/variant must be full or simple/);
+  });
+});
+
 describe('shapes in the dataset registry', () => {
   it('opens through openDataset with the seed as the generator seed', async () => {
     expect(knownDatasets()).toContain('shapes');
