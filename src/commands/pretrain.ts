@@ -20,7 +20,7 @@ export default class Pretrain extends SpikeclipCommand<typeof Pretrain> {
     '<%= config.bin %> pretrain --part image --teacher ckpt/clip-b16 --dataset folder:~/imagenet/train --out runs/image',
     '<%= config.bin %> pretrain --part text --teacher openai/clip-vit-base-patch16 --download --dataset cifar10 --out runs/text',
     '<%= config.bin %> pretrain --part both --teacher ckpt/clip-b16 --dataset shapes --preset spikeclip-tiny --epochs 2 --batch-size 32 --out runs/demo',
-    '<%= config.bin %> pretrain --part clip --target teacher --preset clip-tiny --dataset shapes --epochs 5 --out runs/teacher',
+    '<%= config.bin %> pretrain --part clip --target teacher --preset clip-tiny --dataset shapes-simple --epochs 8 --text-lr-scale 0.1 --out runs/teacher',
     '<%= config.bin %> pretrain --resume latest --part image --teacher ckpt/clip-b16 --dataset folder:~/imagenet/train --out runs/image',
   ];
 
@@ -37,6 +37,7 @@ export default class Pretrain extends SpikeclipCommand<typeof Pretrain> {
     ...trainFlags,
     'val-fraction': floatFlag('Text part: share of the prompts held out for validation and selection of best (default 0: all train, best by training loss, as the reference).'),
     'student-resize': Flags.string({ description: 'How the student sees images.', options: [...STUDENT_RESIZES], default: 'reference' }),
+    'text-lr-scale': floatFlag('--part clip: the text tower\'s learning rate as a fraction of --lr (default 1; 0 freezes it at its initialisation). Below 1 helps on data with few distinct captions, such as a labelled set (docs/training.md).'),
   };
 
   async run(): Promise<PretrainResult> {
@@ -55,6 +56,7 @@ export default class Pretrain extends SpikeclipCommand<typeof Pretrain> {
       dataDir: f['data-dir'],
       ...trainNumber(f),
       valFraction: f['val-fraction'],
+      textLrScale: f['text-lr-scale'],
       studentResize: f['student-resize'] as StudentResize,
       seed: f.seed,
       ...hooks,

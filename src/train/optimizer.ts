@@ -6,6 +6,8 @@
  *   m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;  vmax = max(vmax, v)   (AMSGrad)
  *   p -= lr / (1 - b1^t) * m / (sqrt(vmax or v) / sqrt(1 - b2^t) + eps)
  * State is explicit and serialisable (`stateTensors` / `loadStateTensors`) for resume.
+ * Per-parameter learning-rate scales (PyTorch's parameter groups with their own lr): parameter
+ * `name` steps with lr x scale; a scale of 0 freezes it (its moments are not kept either).
  */
 import { BadInputError } from '../errors';
 import * as tf from '../tf';
@@ -47,16 +49,25 @@ export class Adam {
   /** Number of steps taken. */
   step = 0;
   private readonly slots = new Map<string, Slot>();
+  private readonly lrScale: ReadonlyMap<string, number>;
 
   constructor(
     private readonly params: [string, tf.Variable][],
     config: Partial<AdamConfig> & { lr: number },
+    /** Learning-rate scale per parameter name (default 1; 0 freezes). */
+    lrScale: ReadonlyMap<string, number> = new Map(),
   ) {
     this.config = { ...REFERENCE_ADAM, ...config };
     const c = this.config;
     if (!(c.lr >= 0) || !(c.eps > 0) || !(c.beta1 >= 0 && c.beta1 < 1) || !(c.beta2 >= 0 && c.beta2 < 1) || !(c.weightDecay >= 0)) {
       throw new OptimizerError(`invalid Adam settings: ${JSON.stringify(c)}`);
     }
+    const known = new Set(params.map(([n]) => n));
+    for (const [name, s] of lrScale) {
+      if (!known.has(name)) throw new OptimizerError(`learning-rate scale for unknown parameter ${name}`);
+      if (!(s >= 0) || !Number.isFinite(s)) throw new OptimizerError(`learning-rate scale of ${name} must be a non-negative number, got ${s}`);
+    }
+    this.lrScale = new Map(lrScale);
   }
 
   get lr(): number {
@@ -94,7 +105,8 @@ export class Adam {
     const bc2 = 1 - beta2 ** this.step;
     for (const [name, p] of this.params) {
       const grad = g.get(name);
-      if (!grad) continue;
+      const scale = this.lrScale.get(name) ?? 1;
+      if (!grad || scale === 0) continue;
       const s = this.slot(name, p);
       tf.tidy(() => {
         const gr = weightDecay > 0 ? tf.add(grad, tf.mul(p, weightDecay)) : grad;
@@ -109,7 +121,7 @@ export class Adam {
           vUse = vmax;
         }
         const denom = tf.add(tf.div(tf.sqrt(vUse), Math.sqrt(bc2)), eps);
-        p.assign(tf.sub(p, tf.mul(tf.div(m, denom), lr / bc1)));
+        p.assign(tf.sub(p, tf.mul(tf.div(m, denom), (lr * scale) / bc1)));
       });
     }
   }

@@ -42,6 +42,7 @@ function asContrastive(teacher: ClipTeacher, tokenizer: ClipTokenizer): Contrast
   const L = teacher.config.text.maxPositions;
   return {
     params: teacher.namedParameters(),
+    textParams: new Set(teacher.namedParameters().map(([n]) => n).filter((n) => n.startsWith('text_model.') || n === 'text_projection.weight')),
     logScale: teacher.logit_scale,
     contextLength: L,
     tokenize: (texts) => tokenizer.encodeBatch([...texts], L, { padId: tokenizer.endId }),
@@ -93,8 +94,8 @@ export async function executeTeacherPretrain(p: PreparedPretrain, run: RunDir): 
       valPart = { loader: valLoader, monitor: false };
     }
     const cm = asContrastive(teacher, tokenizer);
-    const task = new ContrastiveTask(cm, { loader: trainLoader }, valPart, { seed: o.seed ?? 0, templates }, `contrastive (teacher ${preset})`);
-    const optimizer = new Adam(task.params, { lr: ph.lr });
+    const task = new ContrastiveTask(cm, { loader: trainLoader }, valPart, { seed: o.seed ?? 0, templates, textLrScale: o.textLrScale }, `contrastive (teacher ${preset})`);
+    const optimizer = new Adam(task.params, { lr: ph.lr }, task.lrScales());
     closers.push(() => optimizer.dispose());
     const state = p.resumeDir !== undefined ? restoreTrainingState(optimizer, resume.tensors, resume.info, p.resumeDir) : initialLoopState();
     const labelled = train.classNames.length > 0 && train.size > 0 && train.sample(0).label >= 0;

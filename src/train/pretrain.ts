@@ -61,6 +61,8 @@ export interface PretrainOptions extends TrainRunOptions {
   dataDir?: string;
   /** Text part: fraction of the prompts held out for validation (default 0: the reference trains on all). */
   valFraction?: number;
+  /** --part clip: the text tower's learning rate as a fraction of --lr (default 1; 0 freezes it at its initialisation). */
+  textLrScale?: number;
 }
 
 /** One phase of a run: the part it trains and its resolved recipe. */
@@ -154,6 +156,10 @@ export async function preparePretrain(o: PretrainOptions): Promise<PreparedPretr
   const target = o.target ?? 'student';
   if (target === 'teacher' && o.part !== 'clip') throw trainUsage('--target teacher goes with --part clip', 'train a teacher with --part clip --target teacher; alignment parts always train the student');
   checkRunOptions(o);
+  if (o.textLrScale !== undefined) {
+    if (o.part !== 'clip') throw trainUsage('--text-lr-scale goes with --part clip', 'drop --text-lr-scale (alignment parts train one encoder at a time)');
+    if (!(o.textLrScale >= 0) || !Number.isFinite(o.textLrScale)) throw trainUsage(`--text-lr-scale must be a number >= 0, got ${o.textLrScale}`, 'give e.g. --text-lr-scale 0.1 (0 freezes the text tower)');
+  }
   if (o.valFraction !== undefined && !(o.valFraction >= 0 && o.valFraction < 1)) throw trainUsage(`--val-fraction must be in [0, 1), got ${o.valFraction}`, 'give e.g. --val-fraction 0.1');
   if (o.init !== undefined && o.resume !== undefined) throw trainUsage('--checkpoint and --resume do not go together', 'use --resume to continue a run, --checkpoint to start a new one from a checkpoint');
   const preset = o.preset ?? (target === 'teacher' ? 'clip-tiny' : 'spikeclip-b');
@@ -207,6 +213,7 @@ export async function preparePretrain(o: PretrainOptions): Promise<PreparedPretr
     gradAccum: o.gradAccum ?? 1,
     warmupSteps: o.warmupSteps ?? 0,
     valFraction: o.valFraction ?? 0,
+    textLrScale: o.textLrScale ?? 1,
     seed: o.seed ?? 0,
     studentResize: o.studentResize ?? 'reference',
     maxSteps: o.maxSteps ?? null,
@@ -358,7 +365,7 @@ export async function executePretrain(p: PreparedPretrain): Promise<PretrainResu
         closers = made.closers;
         select = made.select;
       }
-      const optimizer = new Adam(task.params, { lr: ph.lr });
+      const optimizer = new Adam(task.params, { lr: ph.lr }, task instanceof ContrastiveTask ? task.lrScales() : new Map());
       try {
         const resumeHere = p.resuming && i === startPhase ? student : undefined;
         const state = resumeHere ? restoreTrainingState(optimizer, resumeHere.resumeTensors, resumeHere.resumeInfo, resumeDir as string) : initialLoopState();
@@ -471,12 +478,14 @@ async function makeImageTask(p: PreparedPretrain, ph: Phase, model: SpikeClip, s
 class StudentClip implements ContrastiveModel {
   readonly logScale = tf.variable(tf.scalar(Math.log(1 / 0.07)), true, `logit_scale_${Math.random().toString(36).slice(2)}`);
   readonly params;
+  readonly textParams: ReadonlySet<string>;
   readonly contextLength: number;
   constructor(
     private readonly model: SpikeClip,
     private readonly enc: Encoder,
   ) {
     this.params = [...model.namedParameters(), ['logit_scale', this.logScale] as [string, tf.Variable]];
+    this.textParams = new Set(model.namedParameters().map(([n]) => n).filter((n) => n.startsWith('text.')));
     this.contextLength = enc.contextLength;
   }
   tokenize(texts: readonly string[]): Int32Array {
@@ -511,7 +520,7 @@ async function makeStudentClipTask(p: PreparedPretrain, ph: Phase, model: SpikeC
   const cm = new StudentClip(model, enc);
   closers.push(async () => cm.logScale.dispose());
   const templates = defaultTemplates(p.imageDatasets[0]);
-  const task = new ContrastiveTask(cm, { loader: trainLoader }, valPart, { seed: o.seed ?? 0, templates }, 'contrastive (student)');
+  const task = new ContrastiveTask(cm, { loader: trainLoader }, valPart, { seed: o.seed ?? 0, templates, textLrScale: o.textLrScale }, 'contrastive (student)');
   const labelled = train.classNames.length > 0 && train.sample(0).label >= 0;
   return { task, closers, select: labelled ? { metric: 'val_top1', mode: 'max' } : { metric: 'val_loss', mode: 'min' } };
 }

@@ -37,6 +37,23 @@ describe('Adam / AMSGrad', () => {
     p.dispose();
   });
 
+  it('per-parameter learning-rate scales: lr x scale, 0 freezes (no moments kept); bad scales refused', () => {
+    const grads = [0.5, -1.5, 2, 0.25];
+    const a = tf.variable(tf.scalar(1));
+    const b = tf.variable(tf.scalar(1));
+    const c = tf.variable(tf.scalar(1));
+    const opt = new Adam([['a', a], ['b', b], ['c', c]], { lr: 0.01 }, new Map([['b', 0.1], ['c', 0]]));
+    for (const g of grads) opt.applyGradients({ a: tf.scalar(g), b: tf.scalar(g), c: tf.scalar(g) });
+    expect(a.dataSync()[0]).toBeCloseTo(scalarAdam(grads, 1, 0.01, true)[3], 6);
+    expect(b.dataSync()[0]).toBeCloseTo(scalarAdam(grads, 1, 0.001, true)[3], 6);
+    expect(c.dataSync()[0]).toBe(1);
+    expect([...opt.stateTensors().keys()].some((k) => k.startsWith('c.'))).toBe(false);
+    expect(() => new Adam([['a', a]], { lr: 0.01 }, new Map([['z', 1]]))).toThrow(/unknown parameter z/);
+    expect(() => new Adam([['a', a]], { lr: 0.01 }, new Map([['a', -1]]))).toThrow(/non-negative/);
+    opt.dispose();
+    tf.dispose([a, b, c]);
+  });
+
   it.each([true, false])('matches the written-out update over a gradient sequence (amsgrad=%s)', (amsgrad) => {
     // a large gradient followed by small ones: AMSGrad keeps the large second moment, Adam lets it
     // decay; the two oracles differ by ~1e-4 by step 4, far above the 5e-6 tolerance, so a mode mix-up fails

@@ -4,6 +4,12 @@
  * CLIP (the teacher layout). A labelled dataset is a captioned source too: each image is captioned
  * by one of its class's prompt templates, drawn per (seed, epoch, sample), so the training pairs
  * are reproducible and a run resumed mid-epoch sees the same captions.
+ *
+ * `textLrScale` slows (or, at 0, freezes) the text tower relative to the image tower. With few
+ * distinct captions (a labelled set has one per class) both towers trained at one rate can lock
+ * into a shortcut: once the image tower sees only colour, the text gradients pull the captions
+ * of one colour together, removing the shape targets the image tower would need. A slower text
+ * tower keeps its captions apart while the image tower learns (docs/training.md measures it).
  */
 import * as tf from '../../tf';
 import type { DataLoader } from '../../data/loader';
@@ -22,6 +28,8 @@ import { firingRatesOf } from './align-image';
 export interface ContrastiveModel {
   /** Everything that trains, the logit scale included. */
   params: ParamList;
+  /** The names in `params` that belong to the text tower. */
+  textParams: ReadonlySet<string>;
   logScale: tf.Variable;
   contextLength: number;
   tokenize(texts: readonly string[]): Int32Array;
@@ -38,6 +46,8 @@ export interface ContrastiveOptions {
   seed: number;
   /** Templates for labelled sources ('{}' is the class name). */
   templates: readonly string[];
+  /** The text tower's learning rate as a fraction of the image tower's (default 1; 0 freezes it). */
+  textLrScale?: number;
 }
 
 /** The caption of sample `index` in `epoch`: its own caption, else a template of its class drawn from (seed, epoch, index). */
@@ -61,8 +71,18 @@ export class ContrastiveTask implements TrainTask<PairBatch> {
     private readonly o: ContrastiveOptions,
     name = 'contrastive',
   ) {
-    this.params = model.params;
+    const scale = o.textLrScale ?? 1;
+    if (!(scale >= 0) || !Number.isFinite(scale)) throw new Error(`textLrScale must be a non-negative number, got ${scale}`);
+    // a frozen tower is left out of the gradient computation altogether
+    this.params = scale === 0 ? model.params.filter(([n]) => !model.textParams.has(n)) : model.params;
     this.name = name;
+  }
+
+  /** Per-parameter learning-rate scales for the optimiser (the text tower's, when not 1). */
+  lrScales(): Map<string, number> {
+    const scale = this.o.textLrScale ?? 1;
+    if (scale === 1 || scale === 0) return new Map();
+    return new Map(this.params.filter(([n]) => this.model.textParams.has(n)).map(([n]) => [n, scale]));
   }
 
   batchesPerEpoch(): number {
