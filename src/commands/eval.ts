@@ -20,6 +20,7 @@ export default class Eval extends SpikeclipCommand<typeof Eval> {
     '<%= config.bin %> eval --checkpoint ckpt/student --dataset cifar10 --classnames unseen.json --json',
     '<%= config.bin %> eval --checkpoint ckpt/student --dataset cifar10 --classnames cifar10+distractors.txt --expand --plot confusion.svg',
     '<%= config.bin %> eval --checkpoint ckpt/student --dataset shapes --limit 100',
+    '<%= config.bin %> eval --checkpoint runs/demo/finetune/checkpoints/best --dataset shapes-simple --classes "red circle,orange square,yellow triangle,green star,blue hexagon,purple cross"',
     '<%= config.bin %> eval --checkpoint openai/clip-vit-base-patch16 --download --dataset cifar10 --data-dir ~/data',
   ];
 
@@ -32,6 +33,7 @@ export default class Eval extends SpikeclipCommand<typeof Eval> {
     split: Flags.string({ description: 'Split to evaluate (val is carved from train with --seed where the dataset has none).', default: 'test' }),
     templates: Flags.string({ description: 'Prompt templates file: a JSON list or text lines with {} for the class name, or a per-class JSON dictionary of prompts.' }),
     classnames: Flags.string({ description: 'Class names file: a JSON list or text lines (one name per class, in label order), or a JSON dictionary renaming some classes.' }),
+    classes: Flags.string({ description: 'Evaluate among these classes only (comma-separated names, or repeat the flag): their test images, classified among their names alone, e.g. the classes held out of training (the standard zero-shot protocol).', multiple: true, delimiter: ',' }),
     expand: Flags.boolean({ description: 'Allow more --classnames than classes: the extra names are distractors (candidates with no images).' }),
     renormalize: Flags.boolean({ description: 'L2-normalise each class vector of W after averaging over templates (the reference does not).' }),
     output: Flags.string({ description: "Result file (JSON); may contain CLIP_benchmark's placeholders {dataset}, {model}, {pretrained}, {pretrained_full_path}, {task}, {language}, and {checkpoint} (the directory name), {split}." }),
@@ -61,6 +63,7 @@ export default class Eval extends SpikeclipCommand<typeof Eval> {
       seed: f.seed,
       templatesFile: f.templates,
       classNamesFile: f.classnames,
+      classes: f.classes === undefined ? undefined : (typeof f.classes === 'string' ? [f.classes] : f.classes).map((c) => c.trim()),
       expand: f.expand,
       renormalize: f.renormalize,
       output: f.output,

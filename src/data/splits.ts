@@ -104,6 +104,36 @@ export function subsetSplit(base: FingerprintedSplit, indices: readonly number[]
   return out;
 }
 
+/**
+ * The images of some classes only, with those classes as the class list (in the order given) and
+ * labels renumbered to match: a zero-shot evaluation among a subset of the classes, e.g. the ones
+ * held out of training. Unknown or repeated names are a DatasetError.
+ */
+export function classSubsetSplit(base: FingerprintedSplit, names: readonly string[]): FingerprintedSplit {
+  if (names.length === 0) throw new DatasetError('a class subset needs at least one class');
+  const newLabel = new Map<number, number>();
+  names.forEach((n, k) => {
+    const l = base.classNames.indexOf(n);
+    if (l < 0) throw new DatasetError(`class "${n}" is not one of ${base.dataset}'s classes (${base.classNames.slice(0, 12).join(', ')}${base.classNames.length > 12 ? ', ...' : ''})`);
+    if (newLabel.has(l)) throw new DatasetError(`class "${n}" is named twice`);
+    newLabel.set(l, k);
+  });
+  const idx: number[] = [];
+  for (let i = 0; i < base.size; i++) if (newLabel.has(base.sample(i).label)) idx.push(i);
+  const inner = subsetSplit(base, idx, base.split);
+  const out: FingerprintedSplit = {
+    ...inner,
+    classNames: [...names],
+    sample(i: number): Sample {
+      const s = inner.sample(i);
+      return { ...s, label: newLabel.get(s.label) as number };
+    },
+  };
+  if (base.prepare) out.prepare = () => (base.prepare as () => Promise<void>)();
+  if (inner.fingerprint !== undefined) out.fingerprint = `${inner.fingerprint}|classes:${fingerprintIndices(Int32Array.from(names.map((n) => base.classNames.indexOf(n))))}`;
+  return out;
+}
+
 /** The samples of several splits one after another (same dataset and class list), named `splitName`. */
 export function concatSplits(parts: FingerprintedSplit[], splitName: string): FingerprintedSplit {
   if (parts.length === 0) throw new DatasetError('cannot join zero splits');

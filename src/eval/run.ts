@@ -19,7 +19,7 @@ import { defaultCacheDir } from '../data/cache';
 import { DataLoader } from '../data/loader';
 import { openDataset } from '../data/registry';
 import { permutation, rngOf } from '../data/rng';
-import { subsetSplit } from '../data/splits';
+import { classSubsetSplit, subsetSplit } from '../data/splits';
 import type { StudentResize } from '../data/transforms';
 import { DatasetError, DatasetSplit } from '../data/types';
 import { SpikeMonitor } from '../snn/monitor';
@@ -51,6 +51,11 @@ export interface EvalOptions {
   seed?: number;
   templatesFile?: string;
   classNamesFile?: string;
+  /**
+   * Evaluate among these classes only: their images, and a classifier of their names (e.g. the
+   * classes held out of training: the standard zero-shot protocol). Default: every class.
+   */
+  classes?: string[];
   /** Allow more class names than classes: the extra ones are distractors. */
   expand?: boolean;
   renormalize?: boolean;
@@ -105,6 +110,10 @@ function plan(o: EvalOptions): Planned[] {
   if (o.limit !== undefined && (!Number.isInteger(o.limit) || o.limit < 1)) throw usage(`--limit must be a positive integer, got ${o.limit}`, 'give --limit N with N >= 1');
   if (o.skipExisting && o.output === undefined) throw usage('--skip-existing needs --output', 'give --output FILE (e.g. "results/{dataset}_{checkpoint}.json")');
   if (o.plot !== undefined) plotFormat(o.plot);
+  if (o.classes !== undefined) {
+    if (o.classes.length === 0) throw usage('--classes names no class', 'give --classes "NAME,NAME,..." (class names as `spikeclip data info` lists them)');
+    if (o.classNamesFile !== undefined) throw usage('--classes and --class-names do not go together', 'evaluate a subset with --classes, or rename classes with --class-names, not both');
+  }
   const split = o.split ?? 'test';
   const many = o.datasets.length > 1;
   for (const [flag, tpl] of [['--output', o.output], ['--plot', o.plot]] as const) {
@@ -140,7 +149,8 @@ function limited(split: DatasetSplit, limit: number | undefined, seed: number): 
 async function prepare(o: EvalOptions, p: Planned, classSpec: ClassNamesSpec | undefined, templateFile: TemplateSpec | undefined): Promise<Prepared> {
   const split = o.split ?? 'test';
   const seed = o.seed ?? 0;
-  const full = await openDataset(p.dataset, { dataDir: o.dataDir, split, seed });
+  const opened = await openDataset(p.dataset, { dataDir: o.dataDir, split, seed });
+  const full = o.classes !== undefined ? classSubsetSplit(opened, o.classes) : opened;
   if (full.size === 0) throw new DatasetError(`${p.dataset} (${split}) has no images`);
   if (full.classNames.length === 0) throw new DatasetError(`${p.dataset} has no class names, so it cannot be classified zero-shot (is it a captioned set?)`);
   const candidates = resolveCandidates(full.classNames, classSpec, { expand: o.expand, source: o.classNamesFile, dataset: p.dataset });

@@ -56,6 +56,19 @@ describe('runEval (student, shapes)', () => {
     expect(c.results[0].per_class_accuracy.map((x) => x.images)).not.toEqual(a.results[0].per_class_accuracy.map((x) => x.images));
   });
 
+  it('--classes: only those classes\' images, classified among their names alone, and bad names refused', async () => {
+    const held = ['red circle', 'orange square', 'yellow triangle', 'green star', 'blue hexagon', 'purple cross'];
+    const sub = await runEval({ checkpoint: ckpt, datasets: ['shapes'], classes: held, cacheDir, firingRates: false });
+    const r = sub.results[0];
+    expect(r).toMatchObject({ num_classes: 6, num_candidates: 6, num_images: 60, split_size: 60 });
+    expect(r.classnames.names).toEqual(held);
+    expect(r.per_class_accuracy.map((x) => [x.name, x.images])).toEqual(held.map((n) => [n, 10]));
+    expect(r.confusion_matrix.counts.flat().reduce((x, y) => x + y, 0)).toBe(60);
+    await expect(prepareEval({ checkpoint: ckpt, datasets: ['shapes'], classes: ['red circle', 'violet blob'] })).rejects.toThrow(/class "violet blob" is not one of shapes's classes/);
+    await expect(prepareEval({ checkpoint: ckpt, datasets: ['shapes'], classes: ['red circle', 'red circle'] })).rejects.toThrow(/named twice/);
+    await expect(prepareEval({ checkpoint: ckpt, datasets: ['shapes'], classes: [] })).rejects.toThrow(/--classes names no class/);
+  });
+
   it('checks flags, files, the checkpoint and the datasets before loading the model (prepareEval: no TF.js)', async () => {
     const dir = tmpDir('run-errors-');
     const missing = { checkpoint: path.join(dir, 'no-such-checkpoint'), datasets: ['shapes'], cacheDir };
