@@ -29,7 +29,7 @@ import type { ProgressInfo } from '../train/loop';
 import { executeFinetune, prepareFinetune, type FinetuneResult } from '../train/finetune';
 import { executePretrain, preparePretrain, type PretrainResult } from '../train/pretrain';
 import { TrainError } from '../train/errors';
-import { DEMO_BUDGET, DEMO_QUICK_BUDGET, defaultDemoOut, demoLayout, type DemoBudget, type DemoLayout, type DemoStage, type TrainBudget } from './plan';
+import { DEMO_BUDGET, DEMO_QUICK_BUDGET, defaultDemoOut, demoLayout, DEMO_DATASETS, type DemoBudget, type DemoDataset, type DemoLayout, type DemoStage, type TrainBudget } from './plan';
 import { cifar10Commands, modelAccuracy, type DemoSummary, type ModelAccuracy, type StageRecord } from './summary';
 
 export class DemoError extends UserError {
@@ -46,6 +46,8 @@ export interface DemoOptions {
   teacher?: string;
   /** The smaller budget (tests). */
   quick?: boolean;
+  /** Which built-in set (default shapes-simple). */
+  dataset?: DemoDataset;
   seed?: number;
   /** Overrides of the budget (tests, experiments). */
   budget?: Partial<DemoBudget>;
@@ -128,6 +130,7 @@ export async function executeDemo(p: PreparedDemo): Promise<DemoSummary | DemoIn
   const L = p.layout;
   const b = p.budget;
   const seed = o.seed ?? 0;
+  const dataset: DemoDataset = o.dataset ?? DEMO_DATASETS[0];
   fs.mkdirSync(L.root, { recursive: true });
   const t0 = now();
   const stages: StageRecord[] = [];
@@ -148,7 +151,7 @@ export async function executeDemo(p: PreparedDemo): Promise<DemoSummary | DemoIn
     stages.push({ stage: 'teacher', status: 'skipped', seconds: 0, checkpoint: teacher, metrics: {}, note: `--teacher ${teacher}` });
   } else {
     const s = begin('teacher', 'training a small ANN CLIP teacher (clip-tiny) contrastively on the shapes captions');
-    const prep = await preparePretrain({ part: 'clip', target: 'teacher', preset: 'clip-tiny', datasets: ['shapes'], out: L.teacher, ...trainOptions(b.teacher), ...hooks, ...cache, keep: 1 });
+    const prep = await preparePretrain({ part: 'clip', target: 'teacher', preset: 'clip-tiny', datasets: [dataset], out: L.teacher, ...trainOptions(b.teacher), textLrScale: b.teacher.textLrScale, ...hooks, ...cache, keep: 1 });
     const r = await executePretrain(prep);
     if (r.stopped === 'interrupted') return { stopped: 'interrupted', stage: 'teacher', out: L.root };
     teacher = pretrainCheckpoint(r);
@@ -159,7 +162,7 @@ export async function executeDemo(p: PreparedDemo): Promise<DemoSummary | DemoIn
   // 2. the spiking text encoder, aligned to the teacher's text tower
   {
     const s = begin('align-text', 'aligning the spiking text encoder (spikeclip-tiny) to the teacher');
-    const prep = await preparePretrain({ part: 'text', teacher, preset: 'spikeclip-tiny', datasets: ['shapes'], out: L.alignText, ...trainOptions(b.text), ...hooks, ...cache, saveEvery: b.text.epochs, evalEvery: 0, logEvery: 0, keep: 1 });
+    const prep = await preparePretrain({ part: 'text', teacher, preset: 'spikeclip-tiny', datasets: [dataset], out: L.alignText, ...trainOptions(b.text), ...hooks, ...cache, saveEvery: b.text.epochs, evalEvery: 0, logEvery: 0, keep: 1 });
     const r = await executePretrain(prep);
     if (r.stopped === 'interrupted') return { stopped: 'interrupted', stage: 'align-text', out: L.root };
     const ph = r.phases[0];
@@ -171,7 +174,7 @@ export async function executeDemo(p: PreparedDemo): Promise<DemoSummary | DemoIn
   {
     const s = begin('align-image', 'aligning the spiking image encoder to the teacher\'s image features');
     const init = stages[stages.length - 1].checkpoint as string;
-    const prep = await preparePretrain({ part: 'image', teacher, init, datasets: ['shapes'], out: L.alignImage, ...trainOptions(b.image), ...hooks, ...cache, keep: 1 });
+    const prep = await preparePretrain({ part: 'image', teacher, init, datasets: [dataset], out: L.alignImage, ...trainOptions(b.image), ...hooks, ...cache, keep: 1 });
     const r = await executePretrain(prep);
     if (r.stopped === 'interrupted') return { stopped: 'interrupted', stage: 'align-image', out: L.root };
     aligned = pretrainCheckpoint(r);
@@ -183,7 +186,7 @@ export async function executeDemo(p: PreparedDemo): Promise<DemoSummary | DemoIn
   let finetuned: string;
   {
     const s = begin('finetune', 'dual-loss (CE + KL) fine-tuning of the spiking image encoder on the shapes classes');
-    const prep = await prepareFinetune({ checkpoint: aligned, teacher, dataset: 'shapes', loss: 'dual', out: L.finetune, ...trainOptions(b.finetune), ...hooks, ...cache, keep: 1 });
+    const prep = await prepareFinetune({ checkpoint: aligned, teacher, dataset, loss: 'dual', out: L.finetune, ...trainOptions(b.finetune), ...hooks, ...cache, keep: 1 });
     const r: FinetuneResult = await executeFinetune(prep);
     if (r.stopped === 'interrupted') return { stopped: 'interrupted', stage: 'finetune', out: L.root };
     const c = r.best ?? r.checkpoint;
@@ -193,7 +196,7 @@ export async function executeDemo(p: PreparedDemo): Promise<DemoSummary | DemoIn
   }
 
   // 5. evaluation: teacher, aligned student, fine-tuned student; held-out classes from the split
-  const heldOut = (await openShapes('test', { seed, render: 'svg' })).heldOut;
+  const heldOut = (await openShapes('test', { seed, render: 'svg', variant: dataset === 'shapes-simple' ? 'simple' : 'full' })).heldOut;
   const accuracy: ModelAccuracy[] = [];
   {
     const s = begin('eval', 'evaluating the teacher and the student before and after fine-tuning on the shapes test split');
@@ -203,14 +206,20 @@ export async function executeDemo(p: PreparedDemo): Promise<DemoSummary | DemoIn
       ['student-finetuned', finetuned],
     ];
     fs.mkdirSync(L.eval, { recursive: true });
-    for (const [model, checkpoint] of runs) {
-      const output = path.join(L.eval, `${model}.json`);
-      const plot = path.join(L.eval, `${model}-confusion.svg`);
-      const prep = await prepareEval({ checkpoint, datasets: ['shapes'], split: 'test', seed, output, plot, limit: b.evalLimit, ...cache, onProgress: o.onStatus, onNote: o.onLog, onWarning: o.onWarning });
+    const evaluate = async (checkpoint: string, output: string, plot: string, extra: { limit?: number; classes?: string[] }): Promise<EvalResultJson> => {
+      const prep = await prepareEval({ checkpoint, datasets: [dataset], split: 'test', seed, output, plot, ...extra, ...cache, onProgress: o.onStatus, onNote: o.onLog, onWarning: o.onWarning });
       const run = await executeEval(prep, { backend: o.backend, provenance: o.provenance });
       const result: EvalResultJson | undefined = run.results[0];
       if (result === undefined) throw new TrainError(`eval of ${checkpoint} gave no result`, 'E_DEMO', 'rerun the demo with --debug and report it');
-      accuracy.push(modelAccuracy(model, result, heldOut, output));
+      return result;
+    };
+    for (const [model, checkpoint] of runs) {
+      // among every class (the held-out ones included), then among the held-out classes alone
+      const result = path.join(L.eval, `${model}.json`);
+      const heldOutResult = path.join(L.eval, `${model}-held-out.json`);
+      const all = await evaluate(checkpoint, result, path.join(L.eval, `${model}-confusion.svg`), { limit: b.evalLimit });
+      const held = await evaluate(checkpoint, heldOutResult, path.join(L.eval, `${model}-held-out-confusion.svg`), { classes: heldOut });
+      accuracy.push(modelAccuracy(model, all, held, heldOut, { result, heldOutResult }));
     }
     const metrics: Record<string, unknown> = {};
     for (const a of accuracy) metrics[`${a.model} top1`] = a.top1;
@@ -225,9 +234,9 @@ export async function executeDemo(p: PreparedDemo): Promise<DemoSummary | DemoIn
     const report = await runEnergyReport({
       model: { kind: 'checkpoint', dir: finetuned },
       energy: energyConstants('fp32'),
-      inputs: { kind: 'dataset', dataset: 'shapes', split: 'test', samples: b.energySamples, seed },
+      inputs: { kind: 'dataset', dataset, split: 'test', samples: b.energySamples, seed },
       backend: o.backend,
-      commandLine: ['spikeclip', 'energy', 'report', '--checkpoint', finetuned, '--dataset', 'shapes', '--samples', String(b.energySamples), '--plot', energyFiles.chart],
+      commandLine: ['spikeclip', 'energy', 'report', '--checkpoint', finetuned, '--dataset', dataset, '--samples', String(b.energySamples), '--plot', energyFiles.chart],
       onNote: o.onLog,
       onProgress: (q) => o.onStatus?.(`${q.encoder} encoder: ${q.done}${q.total !== null ? `/${q.total}` : ''}`),
     });
@@ -247,20 +256,24 @@ export async function executeDemo(p: PreparedDemo): Promise<DemoSummary | DemoIn
     'aligned student': aligned,
     'fine-tuned student': finetuned,
   };
-  for (const a of accuracy) files[`eval ${a.model}`] = a.result;
+  for (const a of accuracy) {
+    files[`eval ${a.model}`] = a.result;
+    files[`eval ${a.model} held-out`] = a.heldOutResult;
+  }
   files['energy report'] = energy.report;
   files['energy chart'] = energy.chart;
   files['energy text'] = energy.text;
   const fine = accuracy[accuracy.length - 1];
   const summary: DemoSummary = {
     out: L.root,
-    dataset: 'shapes',
+    dataset,
     quick: o.quick ?? false,
     seed,
     teacher: { source: p.teacher !== undefined ? 'given' : 'trained', checkpoint: teacher },
     stages,
     accuracy,
     zeroShot: fine.heldOut,
+    zeroShotAmongAll: fine.heldOutAmongAll,
     energy,
     files,
     totalSeconds: now() - t0,

@@ -5,16 +5,24 @@
  */
 import type { EvalResultJson } from '../eval/results';
 import { formatDuration } from '../io/duration';
-import type { DemoStage } from './plan';
+import type { DemoDataset, DemoStage } from './plan';
 
 export interface HeldOutAccuracy {
   /** The held-out class names (never in train or val). */
   classes: string[];
+  /**
+   * 'held-out': the held-out images classified among the held-out names only (the standard
+   * zero-shot protocol); 'all': ranked among every class name, seen ones included (generalised
+   * zero-shot, much harder: training pulls images towards the seen names).
+   */
+  among: 'held-out' | 'all';
+  /** How many names the images were ranked among. */
+  candidates: number;
   images: number;
   correct: number;
-  /** correct / images over the held-out classes' test images (ranked among every candidate). */
+  /** correct / images over the held-out classes' test images. */
   accuracy: number | null;
-  /** 1 / candidates: a uniform guess among all classes. */
+  /** 1 / candidates: a uniform guess. */
   chance: number;
   /** accuracy - chance. */
   gapToChance: number | null;
@@ -28,10 +36,16 @@ export interface ModelAccuracy {
   top5: number | null;
   /** top-1 on the test images of the classes seen in training. */
   seenTop1: number | null;
+  /** Zero-shot: the held-out images among the held-out names (result file `heldOutResult`). */
   heldOut: HeldOutAccuracy;
+  /** Generalised zero-shot: the held-out images among all names. */
+  heldOutAmongAll: HeldOutAccuracy;
+  /** Harmonic mean of seenTop1 and heldOutAmongAll.accuracy (the usual generalised zero-shot summary). */
+  harmonicMean: number | null;
   meanFiringRate: number | null;
   images: number;
   result: string;
+  heldOutResult: string;
 }
 
 export interface StageRecord {
@@ -62,14 +76,16 @@ export interface DemoEnergy {
 
 export interface DemoSummary {
   out: string;
-  dataset: 'shapes';
+  dataset: DemoDataset;
   quick: boolean;
   seed: number;
   teacher: { source: 'trained' | 'given'; checkpoint: string };
   stages: StageRecord[];
   accuracy: ModelAccuracy[];
-  /** The fine-tuned student's held-out (zero-shot) result: the headline number. */
+  /** The fine-tuned student's zero-shot result among the held-out names: the headline number. */
   zeroShot: HeldOutAccuracy;
+  /** The fine-tuned student's held-out result among all names. */
+  zeroShotAmongAll: HeldOutAccuracy;
   energy: DemoEnergy;
   files: Record<string, string>;
   totalSeconds: number;
@@ -77,7 +93,10 @@ export interface DemoSummary {
   nextSteps: string[];
 }
 
-/** Held-out accuracy from an eval result's per-class rows. */
+/**
+ * Held-out accuracy from an eval result's per-class rows: of an evaluation among every class
+ * (among 'all') or of one among the held-out classes alone (`eval --classes`, among 'held-out').
+ */
 export function heldOutAccuracy(r: EvalResultJson, heldOut: readonly string[]): HeldOutAccuracy {
   const held = new Set(heldOut);
   let images = 0;
@@ -89,7 +108,8 @@ export function heldOutAccuracy(r: EvalResultJson, heldOut: readonly string[]): 
   }
   const chance = 1 / r.num_candidates;
   const accuracy = images > 0 ? correct / images : null;
-  return { classes: [...heldOut], images, correct, accuracy, chance, gapToChance: accuracy === null ? null : accuracy - chance };
+  const among = r.num_candidates === heldOut.length && r.classnames.names.every((n) => held.has(n)) ? 'held-out' : 'all';
+  return { classes: [...heldOut], among, candidates: r.num_candidates, images, correct, accuracy, chance, gapToChance: accuracy === null ? null : accuracy - chance };
 }
 
 /** top-1 over the classes that are not held out. */
@@ -105,17 +125,26 @@ export function seenAccuracy(r: EvalResultJson, heldOut: readonly string[]): num
   return images > 0 ? correct / images : null;
 }
 
-export function modelAccuracy(model: ModelAccuracy['model'], r: EvalResultJson, heldOut: readonly string[], resultFile: string): ModelAccuracy {
+/**
+ * One model's numbers from its two evaluations: `all` among every class, `held` among the
+ * held-out classes alone.
+ */
+export function modelAccuracy(model: ModelAccuracy['model'], all: EvalResultJson, held: EvalResultJson, heldOut: readonly string[], files: { result: string; heldOutResult: string }): ModelAccuracy {
+  const seenTop1 = seenAccuracy(all, heldOut);
+  const amongAll = heldOutAccuracy(all, heldOut);
+  const u = amongAll.accuracy;
   return {
     model,
-    checkpoint: r.checkpoint.path,
-    top1: r.metrics.acc1,
-    top5: r.metrics.acc5 ?? null,
-    seenTop1: seenAccuracy(r, heldOut),
-    heldOut: heldOutAccuracy(r, heldOut),
-    meanFiringRate: r.mean_firing_rate,
-    images: r.num_images,
-    result: resultFile,
+    checkpoint: all.checkpoint.path,
+    top1: all.metrics.acc1,
+    top5: all.metrics.acc5 ?? null,
+    seenTop1,
+    heldOut: heldOutAccuracy(held, heldOut),
+    heldOutAmongAll: amongAll,
+    harmonicMean: seenTop1 === null || u === null ? null : seenTop1 + u > 0 ? (2 * seenTop1 * u) / (seenTop1 + u) : 0,
+    meanFiringRate: all.mean_firing_rate,
+    images: all.num_images,
+    ...files,
   };
 }
 
@@ -144,7 +173,7 @@ const LABELS: Record<ModelAccuracy['model'], string> = {
 /** The human summary (stdout). */
 export function formatDemoSummary(s: DemoSummary): string {
   const lines: string[] = [];
-  lines.push(`spikeclip demo on shapes${s.quick ? ' (--quick)' : ''}: done in ${formatDuration(s.totalSeconds)}, run folder ${s.out}`);
+  lines.push(`spikeclip demo on ${s.dataset}${s.quick ? ' (--quick)' : ''}: done in ${formatDuration(s.totalSeconds)}, run folder ${s.out}`);
   lines.push('');
   lines.push('stages:');
   for (const st of s.stages) {
@@ -155,13 +184,19 @@ export function formatDemoSummary(s: DemoSummary): string {
     lines.push(`  ${st.stage.padEnd(12)} ${st.status === 'skipped' ? 'skipped'.padStart(7) : formatDuration(st.seconds).padStart(7)}  ${st.note ?? m}`);
   }
   lines.push('');
-  lines.push(`accuracy on the shapes test split (${s.accuracy[0]?.images ?? 0} images, ${s.zeroShot.classes.length} of the classes held out of training; chance ${pct(s.zeroShot.chance)}):`);
-  lines.push(`  ${'model'.padEnd(28)} ${'top-1'.padStart(7)} ${'seen'.padStart(7)} ${'held-out'.padStart(9)}  firing rate`);
-  for (const a of s.accuracy) {
-    lines.push(`  ${LABELS[a.model].padEnd(28)} ${pct(a.top1).padStart(7)} ${pct(a.seenTop1).padStart(7)} ${pct(a.heldOut.accuracy).padStart(9)}  ${a.meanFiringRate === null ? '-' : a.meanFiringRate.toFixed(3)}`);
-  }
   const z = s.zeroShot;
-  lines.push(`zero-shot on the held-out combinations (${z.classes.join(', ')}): ${pct(z.accuracy)} vs chance ${pct(z.chance)} (${pts(z.gapToChance)}), ${z.correct}/${z.images} images`);
+  const g = s.zeroShotAmongAll;
+  lines.push(`accuracy on the ${s.dataset} test split (${s.accuracy[0]?.images ?? 0} images; ${z.classes.length} of the ${g.candidates} classes held out of training):`);
+  const head = ['model', 'top-1', 'seen', `held-out/${z.candidates}`, `held-out/${g.candidates}`, 'H', 'firing rate'];
+  lines.push(`  ${head[0].padEnd(28)} ${head.slice(1, 6).map((h) => h.padStart(11)).join(' ')}  ${head[6]}`);
+  for (const a of s.accuracy) {
+    const cells = [a.top1, a.seenTop1, a.heldOut.accuracy, a.heldOutAmongAll.accuracy, a.harmonicMean].map((v) => pct(v).padStart(11));
+    lines.push(`  ${LABELS[a.model].padEnd(28)} ${cells.join(' ')}  ${a.meanFiringRate === null ? '-' : a.meanFiringRate.toFixed(3)}`);
+  }
+  lines.push(`zero-shot on the held-out combinations (${z.classes.join(', ')}), never seen in training:`);
+  lines.push(`  among their ${z.candidates} names: ${pct(z.accuracy)} vs chance ${pct(z.chance)} (${pts(z.gapToChance)}), ${z.correct}/${z.images} images`);
+  lines.push(`  among all ${g.candidates} names:  ${pct(g.accuracy)} vs chance ${pct(g.chance)} (${pts(g.gapToChance)}), ${g.correct}/${g.images} images`);
+  lines.push('  (each held-out combination has a colour of its own, so colour alone can answer among their names; among all names the shape must be right too; H: harmonic mean of seen and held-out-among-all)');
   lines.push('');
   const e = s.energy;
   lines.push(
@@ -170,7 +205,8 @@ export function formatDemoSummary(s: DemoSummary): string {
   );
   lines.push('');
   lines.push('files:');
-  for (const [k, v] of Object.entries(s.files)) lines.push(`  ${k.padEnd(18)} ${v}`);
+  const keyWidth = Math.max(...Object.keys(s.files).map((k) => k.length));
+  for (const [k, v] of Object.entries(s.files)) lines.push(`  ${k.padEnd(keyWidth)}  ${v}`);
   lines.push('');
   lines.push('the same on CIFAR-10 with a real CLIP teacher (docs/demo.md):');
   for (const c of s.nextSteps) lines.push(`  ${c}`);
