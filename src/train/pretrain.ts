@@ -281,7 +281,7 @@ async function loadStudent(p: PreparedPretrain, teacher: Encoder | undefined, te
   if (teacherModel) copyTeacherEmbeddings(model, teacherModel);
   // A fresh spiking text encoder with copied CLIP embeddings (std ~0.02) never reaches V_th: alignment
   // then only learns fc2's bias (1 - cos stays ~0.7). Make it fire, as finetune does for fresh students
-  // (docs/training.md, "text encoder firing"): on shapes with a clip-tiny teacher, 150 epochs reach
+  // (docs/training.md, "Fresh students and silent text encoders"; docs/method.md §4): on shapes with a clip-tiny teacher, 150 epochs reach
   // 1 - cos 0.0013 instead of 0.698.
   if (p.phases.some((ph) => ph.part === 'text')) firingTextInit(model, o.seed ?? 0);
   return { model, tokenizerFiles: teacher?.tokenizerFiles };
