@@ -9,7 +9,7 @@ export default class Inspect extends SpikeclipBaseCommand<typeof Inspect> {
   static override summary = 'Show a checkpoint\'s config, parameter counts per part, tensors and provenance.';
   static override description = [
     'With a checkpoint (the argument, or --checkpoint): its kind, config, parameter counts per part (image encoder, text encoder, total; BatchNorm running statistics are counted apart, as PyTorch does), every tensor with its shape and dtype, whether the tensors match the architecture in its config, the weights\' SHA-256, training state and tokenizer files, and provenance (teacher, data, command line, code version, seed). Reads only the safetensors header, so inspecting a large teacher is instant.',
-    'Without a checkpoint: the architecture of --preset (default spikeclip-b, the reference SpikeCLIP of METHOD.md) with its parameter counts, tensors and per-layer FLOPs, without allocating weights.',
+    'Without a checkpoint: the architecture of --preset (default spikeclip-b, the reference SpikeCLIP of docs/method.md §§3-4) with its parameter counts, tensors and per-layer FLOPs, without allocating weights.',
   ].join('\n\n');
 
   static override examples = [

@@ -1,5 +1,5 @@
 /**
- * The energy model as data (METHOD.md section 8): energy per operation, per-layer operation
+ * The energy model as data (docs/method.md §8): energy per operation, per-layer operation
  * counts, per-encoder and total energy per inference, and the ANN twin at the same width.
  *
  *   E = E_MAC * MACs + E_AC * SOPs
@@ -320,7 +320,7 @@ export function assumptions(cfg: SpikeClipConfig, k: EnergyConstants): string[] 
   const over = k.overridden.length > 0 ? ` (overridden: ${k.overridden.map((o) => (o === 'eMacPj' ? 'E_MAC' : 'E_AC')).join(', ')})` : '';
   return [
     `E = E_MAC x MACs + E_AC x SOPs with E_MAC = ${k.eMacPj} pJ and E_AC = ${k.eAcPj} pJ: preset ${k.preset}${over}, ${k.source}.`,
-    `Layers with real-valued input cost MACs = FLOPs x the steps they run: the image encoder's first conv sees the same frame at all T = ${t} steps (FLOPs x T); the final projection runs once per image, after the temporal readout (FLOPs x 1; METHOD.md's "FLOPs x T" would add ${(t - 1) * projFlops} MACs).`,
+    `Layers with real-valued input cost MACs = FLOPs x the steps they run: the image encoder's first conv sees the same frame at all T = ${t} steps (FLOPs x T); the final projection runs once per image, after the temporal readout (FLOPs x 1, docs/method.md §8; counting it FLOPs x T would add ${(t - 1) * projFlops} MACs).`,
     'Layers with spike input cost ACs = exact SOPs: the non-zero input spikes times the operations each triggers, counted from the spike tensors and summed over T. For the zero-padded 3x3 convolutions, taps that land in the padding are not synapses (a border pixel has 6 or 4 taps, not 9); the estimate fr x T x FLOPs beside it counts them, as the dense FLOPs do, and so over-counts at the borders (about 4% at 32x32, 9% at 16x16, 19% at 8x8 for uniform spikes).',
     'Spiking self-attention: Q K^T is counted from the spikes of Q (each triggers N accumulates, one per key) and (Q K^T) V from the spikes of V (each adds a column of the integer score matrix, N accumulates): the other operand plays the synaptic weights.',
     'The text encoder has no MAC layer: the embedding is a lookup and both Linear layers see LIF spikes.',

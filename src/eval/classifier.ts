@@ -1,5 +1,5 @@
 /**
- * The zero-shot classifier (METHOD.md sections 6-7): the class matrix W from the text encoder,
+ * The zero-shot classifier (docs/method.md §§6-7): the class matrix W from the text encoder,
  * and predictions `argmax_c cos(f_img, W_c)`.
  *
  * W: for each candidate class c, the mean over its prompts of the L2-normalised text embeddings

@@ -2,7 +2,7 @@
  * What the classifier is built from: the candidate class names and the prompt templates, from the
  * dataset's defaults or from user files (`--classnames FILE`, `--templates FILE`).
  *
- * Candidate names (METHOD.md section 7, unseen-label experiments). The first K candidates always
+ * Candidate names (docs/method.md §7, unseen-label experiments). The first K candidates always
  * stand for the dataset's K classes, in label order; with `--expand` any further names are
  * distractors: candidates with no images, which predictions may still pick.
  * - dataset: the dataset's own (CLIP-worded) class names;

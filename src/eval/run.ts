@@ -1,6 +1,6 @@
 /**
  * The `eval` service: zero-shot classification of one or more datasets with a student or teacher
- * checkpoint (METHOD.md section 7).
+ * checkpoint (docs/method.md §7).
  *
  * For each dataset: open the split (a seeded random subset with `limit`), resolve the candidate
  * class names (dataset names, or a user file: replace / expand) and the prompts (the dataset's

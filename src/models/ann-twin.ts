@@ -1,5 +1,5 @@
 /**
- * The ANN twin "ScratchCLIP" (METHOD.md section 3; reference `CLIPVisionTransformer`), for
+ * The ANN twin "ScratchCLIP" (docs/method.md §3; reference `CLIPVisionTransformer`), for
  * energy and accuracy comparisons at T = 1:
  *
  *   embeddings   the SpikeCLIP tokenizer without LIF: conv3x3 + BN (x3), max-pool, conv + BN,

@@ -2,7 +2,7 @@
  * SpikeCLIP architecture as plain, JSON-serialisable data (open_clip style), with named presets
  * and a validator whose errors name the offending field and value.
  *
- * `spikeclip-b` is the reference model (METHOD.md sections 3 and 4): image encoder D 384, 4
+ * `spikeclip-b` is the reference model (docs/method.md §§3 and 4): image encoder D 384, 4
  * blocks, 8 heads, MLP ratio 4, T 4, 32x32 input; text encoder with CLIP's 49408 x 512 token
  * embedding, a 77 x 512 position embedding of which the first 20 rows are used, 10240 -> 2048
  * -> 512, T 4.

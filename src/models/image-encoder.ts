@@ -1,5 +1,5 @@
 /**
- * SpikeCLIP image encoder (Spikingformer style, METHOD.md section 3; reference
+ * SpikeCLIP image encoder (Spikingformer style, docs/method.md §3; reference
  * `Vision_Encoder`). Input: CLIP-normalised images NHWC [B, H, W, C_in]; output [B, outputDim].
  *
  * The image is repeated over T steps and time and batch are merged (row t*B + b) for every

@@ -1,5 +1,5 @@
 /**
- * SpikeCLIP text encoder (METHOD.md section 4; reference `Language_Encoder`): not a
+ * SpikeCLIP text encoder (docs/method.md §4; reference `Language_Encoder`): not a
  * transformer. Token ids int32 [B, contextLength] -> token embedding + position embedding
  * (first contextLength rows) -> flatten [B, contextLength * width] -> the same vector at all T
  * steps -> LIF -> fc1 (-> hidden) -> LIF -> fc2 (-> outputDim) -> temporal readout -> [B, outputDim].

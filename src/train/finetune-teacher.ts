@@ -1,7 +1,7 @@
 /**
  * `finetune --target teacher`: fine-tunes the teacher's image tower on the task (CE against the
  * class matrix W that the teacher's own frozen text tower builds, logits exp(s) * cos), as the
- * reference does before distilling (METHOD.md section 6). Same loop, run folder, resume and Ctrl-C
+ * reference does before distilling (docs/method.md §6). Same loop, run folder, resume and Ctrl-C
  * handling as every other run; the checkpoints are teacher checkpoints in the layout
  * `pretrain --target teacher` writes (src/teacher/save.ts), so `finetune --teacher`, `pretrain
  * --teacher`, `eval`, `embed` and `inspect` take them.

@@ -1,6 +1,6 @@
 /**
  * The `finetune` service: dual-loss fine-tuning of the spiking image encoder on a labelled dataset
- * (METHOD.md section 6; docs/training.md), on the same loop, run folder, resume and Ctrl-C
+ * (docs/method.md §6; docs/training.md), on the same loop, run folder, resume and Ctrl-C
  * handling as `pretrain`.
  *
  * `prepareFinetune` checks flags, files, checkpoints, the dataset and its class names (no TF.js);
@@ -37,7 +37,7 @@ import { checkStudentFitsTeacher, readTeacherConfig, firingTextInit, identicalCl
 import { DualLossTask, type FinetuneLoss } from './tasks/dual-loss';
 import { checkTeacherTarget, executeTeacherFinetune, type FinetuneTarget } from './finetune-teacher';
 
-/** The reference recipe (METHOD.md section 6). */
+/** The reference recipe (docs/method.md §6). */
 export const FINETUNE_DEFAULTS = Object.freeze({ epochs: 200, batchSize: 196, lr: 5e-4, lrMin: 1e-5, klWeight: 1, klReduction: 'sum' as KlReduction, temperature: 1 });
 
 export interface FinetuneOptions extends TrainRunOptions {

@@ -1,7 +1,7 @@
 /**
  * Losses on projected embeddings.
  *
- * Alignment (METHOD.md section 6): L = mean_batch(1 - cos(student, teacher)), each vector
+ * Alignment (docs/method.md §6): L = mean_batch(1 - cos(student, teacher)), each vector
  * L2-normalised with its norm clamped at 1e-8 (x / max(||x||, eps), PyTorch's
  * F.cosine_similarity / F.normalize convention).
  */

@@ -1,6 +1,6 @@
 /**
  * The `pretrain` service: alignment pre-training of the spiking text and/or image encoder against a
- * frozen CLIP teacher, or contrastive training from scratch (METHOD.md section 6; docs/training.md).
+ * frozen CLIP teacher, or contrastive training from scratch (docs/method.md §6; docs/training.md).
  *
  * `preparePretrain` checks everything that needs no TF.js (flags, the run folder, the teacher's and
  * the init checkpoint's configs, the datasets and the corpus), so a mistake costs one quick line
@@ -41,7 +41,7 @@ import type { TensorData } from '../snn/module';
 export const PRETRAIN_PARTS = ['text', 'image', 'both', 'clip'] as const;
 export type PretrainPart = (typeof PRETRAIN_PARTS)[number];
 
-/** The reference recipe per part (METHOD.md section 6); `clip` is ours (no reference). */
+/** The reference recipe per part (docs/method.md §6); `clip` is ours (no reference). */
 export const PRETRAIN_DEFAULTS: Readonly<Record<'text' | 'image' | 'clip', { epochs: number; batchSize: number; lr: number; lrMin: number; tMax?: number; patience?: number }>> = {
   text: { epochs: 2000, batchSize: 1024, lr: 5e-3, lrMin: 5e-4, tMax: 2000, patience: 20 },
   image: { epochs: 50, batchSize: 196, lr: 5e-3, lrMin: 5e-4 },
@@ -281,7 +281,7 @@ async function loadStudent(p: PreparedPretrain, teacher: Encoder | undefined, te
   if (teacherModel) copyTeacherEmbeddings(model, teacherModel);
   // A fresh spiking text encoder with copied CLIP embeddings (std ~0.02) never reaches V_th: alignment
   // then only learns fc2's bias (1 - cos stays ~0.7). Make it fire, as finetune does for fresh students
-  // (docs/training.md, "text encoder firing"): on shapes with a clip-tiny teacher, 150 epochs reach
+  // (docs/training.md, "Fresh students and silent text encoders"; docs/method.md §4): on shapes with a clip-tiny teacher, 150 epochs reach
   // 1 - cos 0.0013 instead of 0.698.
   if (p.phases.some((ph) => ph.part === 'text')) firingTextInit(model, o.seed ?? 0);
   return { model, tokenizerFiles: teacher?.tokenizerFiles };

@@ -2,7 +2,7 @@
  * The student a training run starts from: a checkpoint (`--checkpoint`, or the run's own when resuming),
  * or a fresh preset sized to the teacher. A fresh student takes its embedding width from the
  * teacher's projection, and its text encoder's vocabulary, token width and positions from the
- * teacher's text tower, whose token and position embeddings it copies (METHOD.md section 4).
+ * teacher's text tower, whose token and position embeddings it copies (docs/method.md §4).
  */
 import * as tf from '../tf';
 import { getPreset, validateConfig, type SpikeClipConfig } from '../models/config';

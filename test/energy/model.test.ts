@@ -1,5 +1,5 @@
 /**
- * The energy model as data: METHOD.md's hand counts, the ANN twin's FLOPs against the twin's own
+ * The energy model as data: the hand counts of docs/method.md §8, the ANN twin's FLOPs against the twin's own
  * monitor records, presets and overrides, and the energy arithmetic on hand numbers.
  */
 import * as tf from '../../src/tf';
@@ -22,7 +22,7 @@ beforeAll(async () => {
   await tf.setBackend('cpu');
 });
 
-describe('FLOPs of the default image encoder equal METHOD.md section 8', () => {
+describe('FLOPs of the default image encoder equal docs/method.md §8', () => {
   const d = describeArchitecture(getPreset('spikeclip-b'));
   const flops = new Map(d.image.layers.map((l) => [l.name, l.flopsPerStep]));
 

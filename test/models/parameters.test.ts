@@ -40,7 +40,7 @@ describe('parameter counts of the reference model (PyTorch counting: trainable o
     expect(sum((n) => n === 'image.weights_tensor')).toBe(4);
   });
 
-  test('dense FLOPs per image and time step match METHOD.md section 8', () => {
+  test('dense FLOPs per image and time step match docs/method.md §8', () => {
     const f = new Map(d.image.layers.map((l) => [l.name.replace('image.', ''), l.flopsPerStep]));
     expect(f.get('patch_embed.block0_conv')).toBe(1_327_104);
     expect(f.get('patch_embed.block1_conv')).toBe(42_467_328);

@@ -16,7 +16,7 @@ const DEFAULT_ARCH = 'spikeclip-b';
 export default class EnergyReportCommand extends SpikeclipCommand<typeof EnergyReportCommand> {
   static override summary = 'Per-layer firing rates, synaptic operations and energy of a spiking model.';
   static override description = [
-    'Runs inputs through the model with spike monitors and counts, per layer, MACs (real-valued input) and exact SOPs (non-zero input spikes x fan-out, summed over T), then E = E_MAC * MACs + E_AC * SOPs with 45 nm figures (METHOD.md section 8), beside the estimate fr x T x FLOPs and the ANN twin\'s energy at the same width (E_MAC * FLOPs, T = 1).',
+    'Runs inputs through the model with spike monitors and counts, per layer, MACs (real-valued input) and exact SOPs (non-zero input spikes x fan-out, summed over T), then E = E_MAC * MACs + E_AC * SOPs with 45 nm figures (docs/method.md §8), beside the estimate fr x T x FLOPs and the ANN twin\'s energy at the same width (E_MAC * FLOPs, T = 1).',
     '',
     'Inputs: --synthetic (seeded random images and prompts: no data needed), --dataset NAME (a seeded random subset of --samples images of --split, in the student view; prompts from the class names when a tokenizer is at hand), or --rates FILE (given per-layer firing rates: nothing is run). Without --checkpoint the architecture --preset is used with fresh weights seeded by --seed.',
     '',

@@ -1,6 +1,6 @@
 /**
  * Fused BatchNorm for training, over x viewed as [R, C] (C = the last axis, R = everything else:
- * statistics pooled over time, batch and space as METHOD.md asks).
+ * statistics pooled over time, batch and space as docs/method.md §3 asks).
  *
  * The composed path (mean, sub, square, mean, add, rsqrt, mul, sub, mul, add) runs ~10 passes
  * over x and keeps ~5 tensors of x's size for the backward pass; at batch 32 the image encoder's

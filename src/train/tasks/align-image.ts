@@ -1,5 +1,5 @@
 /**
- * Image alignment (METHOD.md section 6): the spiking image encoder, on the 32x32 student view of
+ * Image alignment (docs/method.md §6): the spiking image encoder, on the 32x32 student view of
  * each sample, learns to point its embedding the same way as the teacher's feature of the same
  * sample (its own CLIP view, computed once and cached: see feature-cache.ts).
  * L = mean(1 - cos(student, teacher)); only the image encoder's parameters train.

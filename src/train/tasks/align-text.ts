@@ -1,5 +1,5 @@
 /**
- * Text alignment (METHOD.md section 6): the spiking text encoder learns to point its embedding of
+ * Text alignment (docs/method.md §6): the spiking text encoder learns to point its embedding of
  * each prompt the same way as the teacher's, L = mean(1 - cos(student, teacher)). The teacher's
  * text features are computed once; only the text encoder's parameters (embeddings included) train.
  */

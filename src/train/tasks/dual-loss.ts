@@ -1,5 +1,5 @@
 /**
- * Dual-loss fine-tuning of the spiking image encoder (METHOD.md section 6). The text encoder is
+ * Dual-loss fine-tuning of the spiking image encoder (docs/method.md §6). The text encoder is
  * frozen and only provides the class matrix W (built as `eval` builds it). Student logits are
  * cosines, `z = normalize(f_img) @ W^T` (no temperature); the teacher's distribution over the same
  * classes is `p = softmax(normalize(f_teacher) @ W^T / T)`, computed once per sample (the teacher

@@ -1,6 +1,6 @@
 /**
  * `finetune --target teacher`: the reference's first fine-tuning stage, which fine-tunes the
- * teacher's image tower on the task before distilling from it (METHOD.md section 6). The teacher's
+ * teacher's image tower on the task before distilling from it (docs/method.md §6). The teacher's
  * own text tower (frozen) builds the class matrix W exactly as `eval` builds it, and
  *
  *   z = exp(s) * normalize(f_img) @ W^T,   L = CE(z, y)   (mean over the batch)
