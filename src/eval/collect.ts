@@ -117,6 +117,8 @@ const MARKDOWN_COLUMNS: [string, string][] = [
   ['dataset', 'dataset'],
   ['split', 'split'],
   ['num_images', 'images'],
+  // ranked among how many names: tells an `eval --classes` subset from the whole dataset
+  ['num_candidates', 'classes'],
   ['acc1', 'acc1 %'],
   ['acc5', 'acc5 %'],
   ['mean_per_class_recall', 'mean per-class recall %'],

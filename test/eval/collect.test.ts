@@ -69,9 +69,9 @@ describe('collectResults', () => {
     expect(lines[2]).toContain('"a ""quoted"", model"');
     expect(lines).toHaveLength(4); // header, 2 rows, final empty
     const md = renderMarkdown(t).split('\n');
-    expect(md[0]).toBe('| model | dataset | split | images | acc1 % | acc5 % | mean per-class recall % | T | firing rate |');
-    expect(md[2]).toBe('| student | cifar10 | test | 2 | 100.00 |  | 100.00 | 4 | 0.1250 |');
-    expect(md[3]).toBe('| a "quoted", model | cifar10 |  |  | 90.77 | 99.68 | 90.78 |  |  |');
+    expect(md[0]).toBe('| model | dataset | split | images | classes | acc1 % | acc5 % | mean per-class recall % | T | firing rate |');
+    expect(md[2]).toBe('| student | cifar10 | test | 2 | 2 | 100.00 |  | 100.00 | 4 | 0.1250 |');
+    expect(md[3]).toBe('| a "quoted", model | cifar10 |  |  |  | 90.77 | 99.68 | 90.78 |  |  |');
   });
 
   it('a missing file, a folder without results and a non-result JSON are errors that say so', () => {
