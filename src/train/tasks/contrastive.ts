@@ -9,7 +9,8 @@
  * distinct captions (a labelled set has one per class) both towers trained at one rate can lock
  * into a shortcut: once the image tower sees only colour, the text gradients pull the captions
  * of one colour together, removing the shape targets the image tower would need. A slower text
- * tower keeps its captions apart while the image tower learns (docs/training.md measures it).
+ * tower keeps its captions further apart; in our probes that got past the shortcut sooner for some
+ * seeds and not for others (docs/demo.md has the table), so the default stays 1.
  */
 import * as tf from '../../tf';
 import type { DataLoader } from '../../data/loader';
