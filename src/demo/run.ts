@@ -196,7 +196,9 @@ export async function executeDemo(p: PreparedDemo): Promise<DemoSummary | DemoIn
   }
 
   // 5. evaluation: teacher, aligned student, fine-tuned student; held-out classes from the split
-  const heldOut = (await openShapes('test', { seed, render: 'svg', variant: dataset === 'shapes-simple' ? 'simple' : 'full' })).heldOut;
+  const testSplit = await openShapes('test', { seed, render: 'svg', variant: dataset === 'shapes-simple' ? 'simple' : 'full' });
+  const heldOut = testSplit.heldOut;
+  const shapeKinds = new Set(testSplit.classNames.map((n) => n.split(' ').slice(1).join(' '))).size;
   const accuracy: ModelAccuracy[] = [];
   {
     const s = begin('eval', 'evaluating the teacher and the student before and after fine-tuning on the shapes test split');
@@ -219,7 +221,7 @@ export async function executeDemo(p: PreparedDemo): Promise<DemoSummary | DemoIn
       const heldOutResult = path.join(L.eval, `${model}-held-out.json`);
       const all = await evaluate(checkpoint, result, path.join(L.eval, `${model}-confusion.svg`), { limit: b.evalLimit });
       const held = await evaluate(checkpoint, heldOutResult, path.join(L.eval, `${model}-held-out-confusion.svg`), { classes: heldOut });
-      accuracy.push(modelAccuracy(model, all, held, heldOut, { result, heldOutResult }));
+      accuracy.push(modelAccuracy(model, all, held, heldOut, { result, heldOutResult }, shapeKinds));
     }
     const metrics: Record<string, unknown> = {};
     for (const a of accuracy) metrics[`${a.model} top1`] = a.top1;

@@ -26,6 +26,11 @@ export interface HeldOutAccuracy {
   chance: number;
   /** accuracy - chance. */
   gapToChance: number | null;
+  /**
+   * Among all names only: the expected accuracy of a model that gets the colour right and guesses
+   * the shape (1 / shapes). Colour alone can reach it, so only a score above it shows shape.
+   */
+  colourOnly?: number;
 }
 
 export interface ModelAccuracy {
@@ -129,9 +134,9 @@ export function seenAccuracy(r: EvalResultJson, heldOut: readonly string[]): num
  * One model's numbers from its two evaluations: `all` among every class, `held` among the
  * held-out classes alone.
  */
-export function modelAccuracy(model: ModelAccuracy['model'], all: EvalResultJson, held: EvalResultJson, heldOut: readonly string[], files: { result: string; heldOutResult: string }): ModelAccuracy {
+export function modelAccuracy(model: ModelAccuracy['model'], all: EvalResultJson, held: EvalResultJson, heldOut: readonly string[], files: { result: string; heldOutResult: string }, shapes?: number): ModelAccuracy {
   const seenTop1 = seenAccuracy(all, heldOut);
-  const amongAll = heldOutAccuracy(all, heldOut);
+  const amongAll: HeldOutAccuracy = { ...heldOutAccuracy(all, heldOut), ...(shapes !== undefined ? { colourOnly: 1 / shapes } : {}) };
   const u = amongAll.accuracy;
   return {
     model,
@@ -195,8 +200,8 @@ export function formatDemoSummary(s: DemoSummary): string {
   }
   lines.push(`zero-shot on the held-out combinations (${z.classes.join(', ')}), never seen in training:`);
   lines.push(`  among their ${z.candidates} names: ${pct(z.accuracy)} vs chance ${pct(z.chance)} (${pts(z.gapToChance)}), ${z.correct}/${z.images} images`);
-  lines.push(`  among all ${g.candidates} names:  ${pct(g.accuracy)} vs chance ${pct(g.chance)} (${pts(g.gapToChance)}), ${g.correct}/${g.images} images`);
-  lines.push('  (each held-out combination has a colour of its own, so colour alone can answer among their names; among all names the shape must be right too; H: harmonic mean of seen and held-out-among-all)');
+  lines.push(`  among all ${g.candidates} names:  ${pct(g.accuracy)} vs chance ${pct(g.chance)} (${pts(g.gapToChance)})${g.colourOnly !== undefined ? ` and ${pct(g.colourOnly)} for the right colour with a guessed shape` : ''}, ${g.correct}/${g.images} images`);
+  lines.push('  (each held-out combination has a colour of its own, so colour alone can answer among their names; among all names only a score above the right-colour-guessed-shape line shows shape; H: harmonic mean of seen and held-out-among-all)');
   lines.push('');
   const e = s.energy;
   lines.push(

@@ -41,6 +41,7 @@ function must(r: Run, what: string): Run {
 
 interface HeldOut {
   classes: string[];
+  colourOnly?: number;
   among: string;
   candidates: number;
   images: number;
@@ -100,6 +101,7 @@ test('fresh clone: npm ci, then spikeclip demo --quick --json; every command --j
     expect(a.heldOut.chance).toBeCloseTo(1 / 6, 10);
     expect(a.heldOutAmongAll).toMatchObject({ among: 'all', candidates: 36 });
     expect(a.heldOutAmongAll.chance).toBeCloseTo(1 / 36, 10);
+    expect(a.heldOutAmongAll.colourOnly).toBeCloseTo(1 / 6, 10);
   }
   // the headline: zero-shot on combinations never trained on, above chance even in --quick
   expect(s.zeroShot.classes).toEqual(HELD_OUT);

@@ -46,7 +46,8 @@ describe('demo summary', () => {
   });
 
   it('the human summary prints both protocols with their chance', () => {
-    const m = modelAccuracy('student-finetuned', all, held, HELD, { result: 'a.json', heldOutResult: 'b.json' });
+    const m = modelAccuracy('student-finetuned', all, held, HELD, { result: 'a.json', heldOutResult: 'b.json' }, 2);
+    expect(m.heldOutAmongAll.colourOnly).toBe(0.5);
     const s = {
       out: '/runs/d', dataset: 'shapes-simple', quick: false, seed: 0, teacher: { source: 'trained', checkpoint: '/t' },
       stages: [], accuracy: [m], zeroShot: m.heldOut, zeroShotAmongAll: m.heldOutAmongAll,
@@ -55,6 +56,6 @@ describe('demo summary', () => {
     } as DemoSummary;
     const text = formatDemoSummary(s);
     expect(text).toContain('among their 2 names: 75.0% vs chance 50.0% (+25.0 points), 15/20 images');
-    expect(text).toContain('among all 4 names:  5.0% vs chance 25.0% (-20.0 points), 1/20 images');
+    expect(text).toContain('among all 4 names:  5.0% vs chance 25.0% (-20.0 points) and 50.0% for the right colour with a guessed shape, 1/20 images');
   });
 });
