@@ -61,9 +61,9 @@ export function makeItSpike(model: SpikeClip): void {
  * Writes a micro student checkpoint (seeded weights, scaled to spike unless `spiking: false`) to
  * `dir`, with tokenizer files unless `tokenizer: false`.
  */
-export async function writeMicroStudent(dir: string, opts: { seed?: number; tokenizer?: boolean; words?: string[]; timeSteps?: number; spiking?: boolean } = {}): Promise<MicroStudent> {
+export async function writeMicroStudent(dir: string, opts: { seed?: number; tokenizer?: boolean; words?: string[]; timeSteps?: number; outputDim?: number; spiking?: boolean } = {}): Promise<MicroStudent> {
   const vocab = smallClipVocab(opts.words ?? EVAL_WORDS);
-  const config = microStudentConfig(vocab.vocab.size, { timeSteps: opts.timeSteps });
+  const config = microStudentConfig(vocab.vocab.size, { timeSteps: opts.timeSteps, outputDim: opts.outputDim });
   const model = new SpikeClip(config, { seed: opts.seed ?? 3 });
   if (opts.spiking !== false) makeItSpike(model);
   const enc = new TextEncoder();
