@@ -40,7 +40,8 @@ export interface DocFixtures {
 
 const WIDTH = 16;
 const MICRO_IMAGE = { embedDim: 16, depth: 1, mlpRatio: 2, timeSteps: 2, inChannels: 3, outputDim: WIDTH };
-const MICRO_TEXT = { contextLength: 4, vocabSize: 64, width: 8, maxPositions: 8, hidden: 16, outputDim: WIDTH, timeSteps: 2 };
+/** The reference text encoder's shape; its vocabulary is the CLIP fixture's, so `--tokenizer` fits it. */
+const MICRO_TEXT = { contextLength: 4, width: 8, maxPositions: 8, hidden: 16, outputDim: WIDTH, timeSteps: 2 };
 
 function link(target: string, at: string): void {
   fs.mkdirSync(path.dirname(at), { recursive: true });
@@ -51,7 +52,7 @@ export async function writeDocFixtures(root: string): Promise<DocFixtures> {
   const world = path.join(root, 'world');
   const home = path.join(world, 'home');
   const hf = path.join(home, 'models', 'clip-vit-base-patch16');
-  writeClipFixture(hf, { seed: 9, bin: false, imageSize: 32, patchSize: 8, projectionDim: WIDTH });
+  const clip = writeClipFixture(hf, { seed: 9, bin: false, imageSize: 32, patchSize: 8, projectionDim: WIDTH });
   fs.cpSync(hf, path.join(world, 'clip-vit-base-patch32'), { recursive: true });
   const teacher = path.join(world, 'ckpt', 'clip-b16');
   await convertHfClipFolder(hf, teacher, { provenance: {} });
@@ -75,7 +76,7 @@ export async function writeDocFixtures(root: string): Promise<DocFixtures> {
   fs.writeFileSync(checksums, JSON.stringify(md5));
 
   const image = referenceImageStateDict(MICRO_IMAGE, 1);
-  const text = referenceTextStateDict(MICRO_TEXT, 2);
+  const text = referenceTextStateDict({ ...MICRO_TEXT, vocabSize: clip.vocab.vocab.size }, 2);
   const imgFile = path.join(world, 'output', 'CIFAR10', '20240101-120000', 'model_best.pth.tar');
   const txtFile = path.join(world, 'output', 'last_text', '20240101-090000', 'model_best.pth.tar');
   fs.mkdirSync(path.dirname(imgFile), { recursive: true });
