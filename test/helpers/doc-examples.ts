@@ -187,19 +187,13 @@ export function parseLooseJson(text: string): LooseValue {
 }
 
 /**
- * The keys a documented `--json` output promises at `path` (dot-separated member names or array
- * indexes). A document that is the whole envelope (`{"status", "result", ...}`) is read from its
- * `result`.
+ * The keys a documented `--json` output promises: the members of the top-level object, or of its
+ * `result` when the document is the whole envelope (`{"status", "result", ...}`).
  */
-export function documentedKeys(jsonText: string, path: string[] = []): string[] {
+export function documentedKeys(jsonText: string): string[] {
   let v = parseLooseJson(jsonText);
   if ('object' in v && v.object.has('status') && v.object.has('result')) v = v.object.get('result') as LooseValue;
-  for (const p of path) {
-    const next: LooseValue | undefined = 'object' in v ? v.object.get(p) : 'array' in v ? v.array[Number(p)] : undefined;
-    if (!next) throw new Error(`the documented JSON has nothing at "${path.join('.')}"`);
-    v = next;
-  }
-  if (!('object' in v)) throw new Error(`the documented JSON at "${path.join('.') || '(top)'}" is not an object`);
+  if (!('object' in v)) throw new Error('the documented JSON is not an object');
   return [...v.object.keys()];
 }
 
