@@ -13,8 +13,9 @@
  *   trains at about 2 images/s here);
  * - `convert import --arch spikeclip-b`: `--arch $DOCS_MICRO_ARCH` (an architecture file the
  *   fixture `image_encoder.safetensors` matches; spikeclip-b weights are 190 MB);
- * - `data verify`, `data download`: `--checksums $DOCS_CHECKSUMS` (the MD5s of the tiny fixture
- *   archives that stand in for the published ones).
+ * - `data verify`, `data download` of a dataset the fixtures have: `--checksums
+ *   $DOCS_CHECKSUMS/<dataset>.json` (the MD5s of the tiny fixture archives that stand in for the
+ *   published ones).
  */
 const fs = require('fs');
 const path = require('path');
@@ -60,7 +61,10 @@ function rewrite(original) {
     if (fresh) args.push('--preset', 'spikeclip-tiny');
   }
   if (id === 'convert:import' && get(args, '--arch') === 'spikeclip-b' && process.env.DOCS_MICRO_ARCH) set(args, '--arch', process.env.DOCS_MICRO_ARCH);
-  if ((id === 'data:verify' || id === 'data:download') && process.env.DOCS_CHECKSUMS) set(args, '--checksums', process.env.DOCS_CHECKSUMS);
+  if ((id === 'data:verify' || id === 'data:download') && process.env.DOCS_CHECKSUMS) {
+    const file = path.join(process.env.DOCS_CHECKSUMS, `${String(get(args, '--dataset')).toLowerCase()}.json`);
+    if (fs.existsSync(file)) set(args, '--checksums', file);
+  }
   return { id, args };
 }
 

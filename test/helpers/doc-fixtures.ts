@@ -11,7 +11,7 @@
  * - the Hugging Face cache (`HF_HUB_CACHE`) with `openai/clip-vit-base-patch16` and
  *   `my-org/private-clip` (the same CLIP);
  * - `~/data/`: CIFAR-10 and CIFAR-100 in the official binary archives, 15 (CIFAR-100: 3) train and
- *   4 test images each, and `checksums.json` with their MD5s;
+ *   4 test images each, and their MD5s (`checksums/<dataset>.json`, outside the world);
  * - reference SpikeCLIP PyTorch files (`output/.../model_best.pth.tar`, `text_encoder.pth`,
  *   `image_encoder.safetensors`), images (`cat.jpg`, `a.png`, `b.png`) and the small inputs the
  *   examples name (`replace.json`, `paper-rates.json`).
@@ -32,7 +32,7 @@ export interface DocFixtures {
   world: string;
   /** Hugging Face hub cache (read only). */
   hfCache: string;
-  /** `data verify --checksums` file for the fixture archives. */
+  /** A folder of `data verify --checksums` files, `<dataset>.json`, for the fixture archives. */
   checksums: string;
   /** An architecture file (a checkpoint config.json) that `image_encoder.safetensors` matches. */
   microArch: string;
@@ -67,13 +67,13 @@ export async function writeDocFixtures(root: string): Promise<DocFixtures> {
   addToHfCache(hfCache, 'my-org/private-clip', hf, 'b'.repeat(40), ['main']);
 
   const data = path.join(home, 'data');
-  const md5: Record<string, string> = {};
+  const checksums = path.join(root, 'checksums');
+  fs.mkdirSync(checksums);
   for (const name of ['cifar10', 'cifar100'] as const) {
     const f = makeCifarFixture({ name, format: 'binary', as: 'archive', dir: data, perBatch: 3, testCount: 4 });
-    md5[path.basename(f.path)] = createHash('md5').update(fs.readFileSync(f.path)).digest('hex');
+    const md5 = createHash('md5').update(fs.readFileSync(f.path)).digest('hex');
+    fs.writeFileSync(path.join(checksums, `${name}.json`), JSON.stringify({ [path.basename(f.path)]: md5 }));
   }
-  const checksums = path.join(root, 'checksums.json');
-  fs.writeFileSync(checksums, JSON.stringify(md5));
 
   const image = referenceImageStateDict(MICRO_IMAGE, 1);
   const text = referenceTextStateDict({ ...MICRO_TEXT, vocabSize: clip.vocab.vocab.size }, 2);
