@@ -17,11 +17,11 @@ export default class Pretrain extends SpikeclipCommand<typeof Pretrain> {
 
   static override examples = [
     '<%= config.bin %> pretrain --part text --teacher ckpt/clip-b16 --dataset cifar10 --dataset cifar100 --out runs/text',
-    '<%= config.bin %> pretrain --part image --teacher ckpt/clip-b16 --dataset folder:~/imagenet/train --out runs/image',
+    '<%= config.bin %> pretrain --part image --teacher ckpt/clip-b16 --dataset folder:$HOME/imagenet/train --out runs/image',
     '<%= config.bin %> pretrain --part text --teacher openai/clip-vit-base-patch16 --download --dataset cifar10 --out runs/text',
     '<%= config.bin %> pretrain --part both --teacher ckpt/clip-b16 --dataset shapes --preset spikeclip-tiny --epochs 2 --batch-size 32 --out runs/demo',
     '<%= config.bin %> pretrain --part clip --target teacher --preset clip-tiny --dataset shapes-simple --epochs 8 --text-lr-scale 0.1 --out runs/teacher',
-    '<%= config.bin %> pretrain --resume latest --part image --teacher ckpt/clip-b16 --dataset folder:~/imagenet/train --out runs/image',
+    '<%= config.bin %> pretrain --resume latest --part image --teacher ckpt/clip-b16 --dataset folder:$HOME/imagenet/train --out runs/image',
   ];
 
   static override flags = {

@@ -158,7 +158,7 @@ for (const { page, blocks } of DOCS) {
     let n = 0;
     calls.set(page, []);
 
-    test.each(runnable.map((b) => [`${page}:${b.line}`, b] as const))('example %s runs', (_name, block) => {
+    if (runnable.length > 0) test.each(runnable.map((b) => [`${page}:${b.line}`, b] as const))('example %s runs', (_name, block) => {
       const marker = block.marker as { kind: 'example'; continue: boolean };
       if (!marker.continue || dir === '') {
         dir = path.join(root, 'work', `${page.replace(/\W/g, '_')}-${++n}`);
@@ -198,7 +198,7 @@ for (const { page, blocks } of DOCS) {
       calls.get(page)?.push(...mine);
     });
 
-    test.each(results.map((b) => [`${page}:${b.line}`, b] as const))('the JSON documented at %s is what the command prints', (_name, block) => {
+    if (results.length > 0) test.each(results.map((b) => [`${page}:${b.line}`, b] as const))('the JSON documented at %s is what the command prints', (_name, block) => {
       const marker = block.marker as { kind: 'result'; command: string; path: string[] };
       const id = marker.command.replace(/ /g, ':');
       const keys = documentedKeys(block.body.join('\n'));

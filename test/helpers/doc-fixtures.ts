@@ -6,12 +6,15 @@
  *
  * - `~/models/clip-vit-base-patch16/`, `clip-vit-base-patch32/`: Hugging Face CLIP folders (a
  *   random 2-layer CLIP, 16-d embeddings, 32x32 images);
- * - `ckpt/clip-b16/`: that CLIP as a teacher checkpoint; `ckpt/student/` (also `micro`,
- *   `runs/*` checkpoints): a micro student of the same 16-d width that spikes;
+ * - `ckpt/clip-b16/`: that CLIP as a teacher checkpoint; `ckpt/student/` (also `micro`, and the
+ *   `runs/*` checkpoints eval and energy read): a micro student of the same 16-d width that spikes;
+ *   `runs/image/`: a pretrain run (spikeclip-tiny, 2 steps per part, made by the CLI), which
+ *   finetune starts from;
  * - the Hugging Face cache (`HF_HUB_CACHE`) with `openai/clip-vit-base-patch16` and
  *   `my-org/private-clip` (the same CLIP);
  * - `~/data/`: CIFAR-10 and CIFAR-100 in the official binary archives, 15 (CIFAR-100: 3) train and
  *   4 test images each, and their MD5s (`checksums/<dataset>.json`, outside the world);
+ * - `~/imagenet/train/<class>/*.png`: an image folder of 2 classes x 4 images;
  * - reference SpikeCLIP PyTorch files (`output/.../model_best.pth.tar`, `text_encoder.pth`,
  *   `image_encoder.safetensors`), images (`cat.jpg`, `a.png`, `b.png`) and the small inputs the
  *   examples name (`replace.json`, `paper-rates.json`).
@@ -25,6 +28,7 @@ import { writeClipFixture } from './clip-fixture';
 import { patternPng, writeMicroStudent } from './eval-fixtures';
 import { makeCifarFixture } from './fixtures-cifar';
 import { addToHfCache } from './hf-cache-fixture';
+import { runCli } from './cli';
 import { referenceImageStateDict, referenceTextStateDict, writeReferenceSafetensors, writeReferenceTorchSave } from './reference-checkpoint';
 
 export interface DocFixtures {
@@ -60,7 +64,7 @@ export async function writeDocFixtures(root: string): Promise<DocFixtures> {
   const student = path.join(world, 'ckpt', 'student');
   await writeMicroStudent(student, { outputDim: WIDTH });
   link(student, path.join(world, 'micro'));
-  for (const run of ['runs/image/checkpoints/best', 'runs/text/checkpoints/latest', 'runs/ft/checkpoints/best', 'runs/ft-c10/checkpoints/best']) link(student, path.join(world, run));
+  for (const run of ['runs/text/checkpoints/latest', 'runs/ft/checkpoints/best', 'runs/ft-c10/checkpoints/best']) link(student, path.join(world, run));
 
   const hfCache = path.join(root, 'hf-hub');
   addToHfCache(hfCache, 'openai/clip-vit-base-patch16', hf, 'a'.repeat(40), ['main']);
@@ -74,6 +78,12 @@ export async function writeDocFixtures(root: string): Promise<DocFixtures> {
     const md5 = createHash('md5').update(fs.readFileSync(f.path)).digest('hex');
     fs.writeFileSync(path.join(checksums, `${name}.json`), JSON.stringify({ [path.basename(f.path)]: md5 }));
   }
+
+  // what finetune starts from: a spikeclip-tiny student aligned (2 steps per part) to the teacher
+  // by the real CLI, so its text encoder gives distinct class vectors
+  const env = { ...process.env, CI: '1', SPIKECLIP_BACKEND: 'wasm', SPIKECLIP_CACHE: path.join(root, 'cache') };
+  const r = runCli(['pretrain', '--part', 'both', '--teacher', teacher, '--dataset', 'cifar10', '--data-dir', data, '--preset', 'spikeclip-tiny', '--max-steps', '2', '--batch-size', '8', '--out', path.join(world, 'runs', 'image'), '-q'], env);
+  if (r.status !== 0) throw new Error(`pretrain for the fixtures failed: ${r.stderr}`);
 
   const image = referenceImageStateDict(MICRO_IMAGE, 1);
   const text = referenceTextStateDict({ ...MICRO_TEXT, vocabSize: clip.vocab.vocab.size }, 2);
@@ -89,6 +99,9 @@ export async function writeDocFixtures(root: string): Promise<DocFixtures> {
   const arch = (JSON.parse(fs.readFileSync(path.join(student, 'config.json'), 'utf8')) as { architecture: { image: Record<string, unknown> } }).architecture;
   fs.writeFileSync(microArch, JSON.stringify(arch));
 
+  for (const [c, cls] of ['n01440764', 'n01443537'].entries()) {
+    for (let k = 0; k < 4; k++) await patternPng(path.join(home, 'imagenet', 'train', cls, `${k}.png`), 36 + 4 * k, 32 + 2 * c, 10 * c + k + 5);
+  }
   await patternPng(path.join(world, 'a.png'), 40, 30, 1);
   await patternPng(path.join(world, 'b.png'), 28, 36, 2);
   await sharp(fs.readFileSync(path.join(world, 'a.png'))).jpeg().toFile(path.join(world, 'cat.jpg'));

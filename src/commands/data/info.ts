@@ -12,7 +12,7 @@ export default class DataInfo extends SpikeclipBaseCommand<typeof DataInfo> {
   static override examples = [
     '<%= config.bin %> data info --dataset shapes',
     '<%= config.bin %> data info --dataset cifar10 --data-dir ~/data',
-    '<%= config.bin %> data info --dataset folder:~/photos --json',
+    '<%= config.bin %> data info --dataset folder:$HOME/photos --json',
   ];
 
   static override flags = {
