@@ -10,7 +10,7 @@
  * - `pretrain`, `finetune`: `--max-steps 2` and `--batch-size 8` (replacing the documented values;
  *   a run then takes seconds); `--preset spikeclip-b` becomes `spikeclip-tiny`, and a student built
  *   fresh without `--preset` gets `--preset spikeclip-tiny` (the default spikeclip-b image encoder
- *   trains at about 2 images/s here); `--dataset shapes` becomes `--dataset cifar10` (the fixture's
+ *   trains at about 2 images/s here); `--dataset shapes` (or `shapes-simple`) becomes `--dataset cifar10` (the fixture's
  *   15 images instead of shapes' 1,500: the teacher's features and each validation pass then take
  *   no time; `shapes` itself is trained on by test/commands/*.test.ts);
  * - `convert import --arch spikeclip-b`: `--arch $DOCS_MICRO_ARCH` (an architecture file the
@@ -59,9 +59,10 @@ function rewrite(original) {
     set(args, '--max-steps', '2');
     set(args, '--batch-size', '8');
     if (get(args, '--preset') === 'spikeclip-b') set(args, '--preset', 'spikeclip-tiny');
+    const SHAPES = ['shapes', 'shapes-simple'];
     for (let i = 0; i < args.length; i++) {
-      if (args[i] === '--dataset=shapes') args[i] = '--dataset=cifar10';
-      else if (args[i] === '--dataset' && args[i + 1] === 'shapes') args[i + 1] = 'cifar10';
+      if (SHAPES.some((d) => args[i] === `--dataset=${d}`)) args[i] = '--dataset=cifar10';
+      else if (args[i] === '--dataset' && SHAPES.includes(args[i + 1])) args[i + 1] = 'cifar10';
     }
     const fresh = get(args, '--target') !== 'teacher' && !['--checkpoint', '--init', '--student', '--preset', '--resume'].some((f) => indexOf(args, f) >= 0);
     if (fresh) args.push('--preset', 'spikeclip-tiny');
