@@ -4,7 +4,8 @@
  * `npx spikeclip demo --quick --json` in the clone. Every stage runs (teacher, text and image
  * alignment, dual-loss fine-tuning, the evaluations, the energy report) into one run folder; the
  * summary holds each stage's numbers, the zero-shot accuracy on the held-out combinations above
- * chance, and the energy report; then every command's --json works on that run folder.
+ * chance, and the energy report; then every command's --json works on that run folder, and the
+ * tour of README.md (the same block as docs/getting-started.md's) runs as written on it.
  *
  * Outside a git checkout (a source tarball) there is nothing to clone: the test then runs the
  * same checks on this folder's own build (and says so). npm ci installs from the npm cache that
@@ -62,6 +63,13 @@ interface Summary {
   energy: { report: string; chart: string; imageMj: number; annImageMj: number; meanFiringRate: number | null };
   files: Record<string, string>;
   nextSteps: string[];
+}
+
+/** The shell block of the tour: the one that sets R to the demo's run folder. */
+function tourBlock(markdown: string): string {
+  const m = /```sh\n(R=runs\/demo-[^\n]*\n[\s\S]*?)```/.exec(markdown);
+  if (!m) throw new Error('no tour block (```sh starting with R=runs/demo-...) found');
+  return m[1];
 }
 
 const HELD_OUT = ['red circle', 'orange square', 'yellow triangle', 'green star', 'blue hexagon', 'purple cross'];
@@ -133,6 +141,14 @@ test('fresh clone: npm ci, then spikeclip demo --quick --json; every command --j
   const col = json<{ rows: unknown[] }>(['eval', 'collect', path.join(out, 'eval')]);
   expect(col.rows.length).toBeGreaterThanOrEqual(6);
   json<{ dataset: string }>(['data', 'info', '--dataset', 'shapes-simple']);
+
+  // the tour of README.md (the same block in docs/getting-started.md), run as written on this folder
+  const tour = tourBlock(fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8'));
+  expect(tourBlock(fs.readFileSync(path.join(ROOT, 'docs', 'getting-started.md'), 'utf8'))).toBe(tour);
+  const script = tour.replace(/^R=\S+/m, `R=${JSON.stringify(out)}`);
+  expect(script).not.toBe(tour);
+  const ran = must(sh('bash', ['-euo', 'pipefail', '-c', script], repo), "README's tour");
+  expect(ran.stdout).toMatch(/acc1 %/); // eval's table and eval collect's Markdown table printed
 
   // the same --out again: refused before anything runs, nothing overwritten
   const again = spikeclip(['demo', '--quick', '--out', out, '--json']);
