@@ -110,6 +110,25 @@ describe.each(['cpu', 'wasm'])('fused LIF/IF on %s', (backend) => {
     expect(firing / configs().length).toBeLessThan(0.9);
   });
 
+  it('gives finite gradients far below and far above the threshold (membranes of +-1000; SIMD e up to 2^126)', () => {
+    // the SIMD surrogate once computed alpha e / (1 + e)^2 with alpha e and (1 + e)^2 both
+    // overflowing float32 far below the threshold: Inf / Inf = NaN gradients that poisoned training
+    for (const shape of [SHAPE, SHAPE4]) {
+      const size = shape.reduce((p, v) => p * v, 1);
+      const n = new MultiStepNeuron(validateNeuronConfig({}));
+      const grads = tf.tidy(() => {
+        const x = tf.tensor(rand(size, 11, 2000, -1000), shape);
+        const w = tf.tensor(rand(size, 12, 2, -1), shape);
+        const fused = tf.grad((xx: tf.Tensor) => tf.sum(tf.mul(n.forward(xx), w)))(x).dataSync() as Float32Array;
+        const composed = tf.grad((xx: tf.Tensor) => tf.sum(tf.mul(n.forwardComposed(xx), w)))(x).dataSync() as Float32Array;
+        return [fused.slice(), composed.slice()] as unknown as void;
+      }) as unknown as [Float32Array, Float32Array];
+      expect(grads[0].every((g) => Number.isFinite(g))).toBe(true);
+      expect(maxAbsDiff(grads[0], grads[1])).toBeLessThanOrEqual(1e-5);
+      n.dispose();
+    }
+  });
+
   it('casts non-float inputs and takes any rank >= 2', () => {
     const n = new MultiStepNeuron(validateNeuronConfig({ kind: 'if', vThreshold: 1 }));
     const x = tf.tensor2d([[1, 0], [0, 2], [1, 1]], [3, 2], 'int32');

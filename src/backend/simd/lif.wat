@@ -153,10 +153,11 @@
         (local.set $p (i32.shl (i32.add (local.get $o) (local.get $i)) (i32.const 2)))
         (local.set $h (v128.load (i32.add (local.get $hb) (local.get $p))))
         (local.set $fire (f32x4.ge (local.get $h) (local.get $vth)))
-        ;; g = alpha e / (1 + e)^2, e = exp(-alpha (h - vth))
+        ;; g = alpha e / (1 + e)^2, e = exp(-alpha (h - vth)), as alpha (e / d) / d: e reaches 2^126
+        ;; far below the threshold, where alpha e and d^2 overflow float32 and their ratio is NaN
         (local.set $e (call $exp4 (f32x4.mul (local.get $nalpha) (f32x4.sub (local.get $h) (local.get $vth)))))
         (local.set $d (f32x4.add (local.get $one) (local.get $e)))
-        (local.set $g (f32x4.div (f32x4.mul (local.get $alpha) (local.get $e)) (f32x4.mul (local.get $d) (local.get $d))))
+        (local.set $g (f32x4.div (f32x4.mul (local.get $alpha) (f32x4.div (local.get $e) (local.get $d))) (local.get $d)))
         (local.set $dv (v128.load (i32.add (local.get $dvb) (i32.shl (local.get $i) (i32.const 2)))))
         (local.set $ds (v128.load (i32.add (local.get $dy) (local.get $p))))
         (if (i32.eqz (local.get $detach))
