@@ -72,6 +72,15 @@ function tourBlock(markdown: string): string {
   return m[1];
 }
 
+/** The tour's commands, one per entry: continuation lines joined, comments and the R= line dropped. */
+function tourCommands(block: string): string[] {
+  return block
+    .replace(/\\\n\s*/g, '')
+    .split('\n')
+    .map((l) => l.replace(/\s+#.*$/, '').trim())
+    .filter((l) => l.startsWith('npx spikeclip '));
+}
+
 const HELD_OUT = ['red circle', 'orange square', 'yellow triangle', 'green star', 'blue hexagon', 'purple cross'];
 
 test('fresh clone: npm ci, then spikeclip demo --quick --json; every command --json on its run folder', () => {
@@ -126,29 +135,41 @@ test('fresh clone: npm ci, then spikeclip demo --quick --json; every command --j
   expect(JSON.parse(fs.readFileSync(path.join(out, 'summary.json'), 'utf8'))).toMatchObject({ out: s.out, stages: s.stages.map((x) => ({ stage: x.stage })) });
   expect(s.nextSteps.every((c) => c.startsWith('spikeclip '))).toBe(true);
 
-  // every command's --json on the run folder (the README's tour)
-  const fine = s.files['fine-tuned student'];
-  const insp = json<{ kind: string }>(['inspect', fine]);
-  expect(insp.kind).toBe('student');
-  const ev = json<{ results: Array<{ metrics: { acc1: number }; num_candidates: number }> }>(['eval', '--checkpoint', fine, '--dataset', 'shapes-simple', '--classes', HELD_OUT.join(',')]);
-  expect(ev.results[0].num_candidates).toBe(6);
-  // the demo's own held-out number is what eval prints for the same checkpoint and classes
-  expect(ev.results[0].metrics.acc1).toBeCloseTo(s.zeroShot.accuracy as number, 10);
-  const en = json<{ encoders: Array<{ encoder: string }> }>(['energy', 'report', '--checkpoint', fine, '--dataset', 'shapes-simple', '--samples', '4']);
-  expect(en.encoders.map((e) => e.encoder)).toContain('image');
-  const emb = json<{ text_embeds: number[][] }>(['embed', '--checkpoint', fine, '--text', 'a photo of a red circle.', '--text', 'a photo of a blue star.']);
-  expect(emb.text_embeds).toHaveLength(2);
-  const col = json<{ rows: unknown[] }>(['eval', 'collect', path.join(out, 'eval')]);
-  expect(col.rows.length).toBeGreaterThanOrEqual(6);
-  json<{ dataset: string }>(['data', 'info', '--dataset', 'shapes-simple']);
-
-  // the tour of README.md (the same block in docs/getting-started.md), run as written on this folder
+  // README's tour (the same block in docs/getting-started.md), each command as written on this
+  // folder with --json added: every command's --json on the demo's run folder parses
   const tour = tourBlock(fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8'));
   expect(tourBlock(fs.readFileSync(path.join(ROOT, 'docs', 'getting-started.md'), 'utf8'))).toBe(tour);
-  const script = tour.replace(/^R=\S+/m, `R=${JSON.stringify(out)}`);
-  expect(script).not.toBe(tour);
-  const ran = must(sh('bash', ['-euo', 'pipefail', '-c', script], repo), "README's tour");
-  expect(ran.stdout).toMatch(/acc1 %/); // eval's table and eval collect's Markdown table printed
+  const commands = tourCommands(tour);
+  expect(commands.map((c) => c.split(' ').slice(2, 4).join(' '))).toEqual([
+    'inspect $R/finetune/checkpoints/best', 'eval --checkpoint', 'eval --checkpoint', 'energy report', 'embed --checkpoint', 'eval collect', 'pretrain --help',
+  ]);
+  const results: Record<string, unknown>[] = [];
+  for (const c of commands) {
+    const withJson = c.includes('--help') ? c : `${c} --json`;
+    const r = must(sh('bash', ['-euo', 'pipefail', '-c', `R=${JSON.stringify(out)}; ${withJson}`], repo), c);
+    if (c.includes('--help')) expect(r.stdout).toMatch(/USAGE/);
+    else {
+      const doc = JSON.parse(r.stdout) as { status: number; result: Record<string, unknown> };
+      expect(doc.status).toBe(0);
+      results.push(doc.result);
+    }
+  }
+  const [insp, evAll, evHeld, energy, emb, col] = results as [
+    { kind: string },
+    { results: Array<{ num_candidates: number }> },
+    { results: Array<{ metrics: { acc1: number }; num_candidates: number }> },
+    { encoders: Array<{ encoder: string }> },
+    { text_embeds: number[][] },
+    { rows: unknown[] },
+  ];
+  expect(insp.kind).toBe('student');
+  expect(evAll.results[0].num_candidates).toBe(36);
+  expect(evHeld.results[0].num_candidates).toBe(6);
+  // the demo's own held-out number is what eval prints for the same checkpoint and classes
+  expect(evHeld.results[0].metrics.acc1).toBeCloseTo(s.zeroShot.accuracy as number, 10);
+  expect(energy.encoders.map((e) => e.encoder)).toContain('image');
+  expect(emb.text_embeds).toHaveLength(2);
+  expect(col.rows.length).toBeGreaterThanOrEqual(6);
 
   // the same --out again: refused before anything runs, nothing overwritten
   const again = spikeclip(['demo', '--quick', '--out', out, '--json']);
