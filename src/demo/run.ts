@@ -1,13 +1,15 @@
 /**
- * The `demo` service: the whole SpikeCLIP pipeline on the built-in shapes data, each stage a real
+ * The `demo` service: the whole SpikeCLIP pipeline on a built-in shapes set (shapes-simple by
+ * default, or shapes), each stage a real
  * call of the service its command uses, into one run folder (docs/demo.md):
  *
  *   1. teacher      pretrain --part clip --target teacher --preset clip-tiny (skipped with --teacher)
  *   2. align-text   pretrain --part text  (spikeclip-tiny sized to the teacher)
- *   3. align-image  pretrain --part image --init <align-text>
+ *   3. align-image  pretrain --part image --checkpoint <align-text>
  *   4. finetune     finetune (CE + KL against the teacher) on the shapes classes
- *   5. eval         eval of the teacher, the aligned and the fine-tuned student on the test split,
- *                   with the held-out colour-shape combinations read from the per-class rows
+ *   5. eval         eval of the teacher, the aligned and the fine-tuned student on the test split:
+ *                   among all classes (seen and held-out accuracy from the per-class rows), then
+ *                   `--classes` the held-out combinations (the standard zero-shot protocol)
  *   6. energy       energy report of the fine-tuned student on test images, with its SVG chart
  *
  * `prepareDemo` checks the run folder and a given teacher (nothing is written); `executeDemo`
