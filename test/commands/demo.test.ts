@@ -15,6 +15,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import type { DemoSummary } from '../../src/demo/summary';
 import { ROOT } from '../helpers/cli';
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'demo-clone-'));
@@ -38,31 +39,6 @@ function sh(cmd: string, args: string[], cwd: string, timeout = 300_000): Run {
 function must(r: Run, what: string): Run {
   if (r.status !== 0) throw new Error(`${what} failed (exit ${r.status}):\n${r.stdout.slice(-3000)}\n${r.stderr.slice(-3000)}`);
   return r;
-}
-
-interface HeldOut {
-  classes: string[];
-  colourOnly?: number;
-  among: string;
-  candidates: number;
-  images: number;
-  correct: number;
-  accuracy: number | null;
-  chance: number;
-  gapToChance: number | null;
-}
-
-interface Summary {
-  out: string;
-  dataset: string;
-  quick: boolean;
-  stages: Array<{ stage: string; status: string; seconds: number; checkpoint?: string }>;
-  accuracy: Array<{ model: string; top1: number; seenTop1: number | null; heldOut: HeldOut; heldOutAmongAll: HeldOut; harmonicMean: number | null; result: string; heldOutResult: string }>;
-  zeroShot: HeldOut;
-  zeroShotAmongAll: HeldOut;
-  energy: { report: string; chart: string; imageMj: number; annImageMj: number; meanFiringRate: number | null };
-  files: Record<string, string>;
-  nextSteps: string[];
 }
 
 /** The shell block of the tour: the one that sets R to the demo's run folder. */
@@ -105,7 +81,7 @@ test('fresh clone: npm ci, then spikeclip demo --quick --json; every command --j
   };
 
   const out = path.join(work, 'demo');
-  const s = json<Summary>(['demo', '--quick', '--out', out]);
+  const s = json<DemoSummary>(['demo', '--quick', '--out', out]);
   expect(s.quick).toBe(true);
   expect(s.dataset).toBe('shapes-simple');
   expect(s.stages.map((x) => `${x.stage}:${x.status}`)).toEqual(['teacher:ran', 'align-text:ran', 'align-image:ran', 'finetune:ran', 'eval:ran', 'energy:ran']);
