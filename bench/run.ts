@@ -5,8 +5,8 @@
  * Options:
  *   --json                 one JSON document on stdout (progress on stderr)
  *   --only a,b             suites: matmul, lif, event, model, infer-event, tiny, text, teacher, data, energy, eval, loop,
- *                          startup (default: all; startup times `spikeclip --version` and `inspect --json` over dist/,
- *                          so `npm run build` first)
+ *                          startup, demo (default: all; startup times `spikeclip --version` and `inspect --json`, demo
+ *                          times `spikeclip demo` (--quick with --quick), both over dist/, so `npm run build` first)
  *   --quick                small batches and one repetition (a smoke run, minutes not tens of minutes)
  *   --backend NAME         auto|node|wasm|cpu (default auto)
  *   --threads N            backend threads (default: all cores where the backend can; wasm's threaded build)
@@ -38,7 +38,7 @@ interface Args {
   compareTorch: boolean;
 }
 
-const ALL = ['matmul', 'lif', 'event', 'model', 'infer-event', 'tiny', 'text', 'teacher', 'data', 'energy', 'eval', 'loop', 'startup'];
+const ALL = ['matmul', 'lif', 'event', 'model', 'infer-event', 'tiny', 'text', 'teacher', 'data', 'energy', 'eval', 'loop', 'startup', 'demo'];
 
 function parseArgs(argv: string[]): Args {
   const a: Args = { json: false, only: new Set(ALL), quick: false, backend: 'auto', reps: 3, compareTorch: false };
@@ -182,7 +182,7 @@ async function main(): Promise<void> {
     await run('text encoder training step (spikeclip-tiny)', () => benchTextTrain({ preset: 'spikeclip-tiny', batch: args.quick ? 32 : 256, reps: args.reps, warmup }));
   }
   // Suites contributed by other parts of the code base: bench/<name>.ts exporting bench<Name>(opts).
-  for (const [suite, fn] of [['teacher', 'benchTeacher'], ['data', 'benchData'], ['energy', 'benchEnergy'], ['eval', 'benchEval'], ['loop', 'benchLoop'], ['startup', 'benchStartup']] as const) {
+  for (const [suite, fn] of [['teacher', 'benchTeacher'], ['data', 'benchData'], ['energy', 'benchEnergy'], ['eval', 'benchEval'], ['loop', 'benchLoop'], ['startup', 'benchStartup'], ['demo', 'benchDemo']] as const) {
     if (!args.only.has(suite)) continue;
     const file = path.join(__dirname, `${suite}.js`);
     if (!fs.existsSync(file)) {
@@ -202,6 +202,12 @@ async function main(): Promise<void> {
     if (suite === 'startup') {
       const bare = out.find((r) => r.name === 'startup/node-bare');
       for (const r of out) if (bare && r !== bare) ratios[`${r.name} wall time vs bare node start`] = r.secondsPerRep / bare.secondsPerRep;
+    }
+    if (suite === 'demo') {
+      for (const r of out) {
+        log(`  ${r.name}: ${r.secondsPerRep.toFixed(1)} s (stages ${JSON.stringify(r.details.stageSeconds)})`);
+        if (typeof r.details.vsPromise === 'number') ratios[`${r.name} wall time vs the README's 5 minutes`] = r.details.vsPromise;
+      }
     }
   }
   let torch: { before?: TorchFigures; after?: TorchFigures } | undefined;
